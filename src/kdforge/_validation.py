@@ -1,0 +1,206 @@
+"""Input checks at the Python boundary.
+
+Numba kernels do not check array bounds and ``fastmath`` assumes finite values, so every
+array and scalar that comes from a caller is checked here before any kernel sees it. Each
+function either returns a value a kernel can use safely or raises ``TypeError`` (wrong kind
+of thing) / ``ValueError`` (right kind, bad value) with a message that names the argument.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+
+import numpy as np
+
+__all__ = [
+    "as_data_array",
+    "as_query_array",
+    "check_k",
+    "check_p",
+    "check_eps",
+    "check_leaf_size",
+    "check_radius",
+    "check_workers",
+    "check_distance_upper_bound",
+]
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _as_real_array(values, name: str, dtype=None) -> np.ndarray:
+    """Convert ``values`` to a float32/float64 ndarray, refusing non-real dtypes."""
+    arr = values if isinstance(values, np.ndarray) else np.asarray(values)
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+    if kind not in "fiub":
+        raise TypeError(
+            f"{name} must be a numeric array, got dtype {arr.dtype} "
+            "(object, string and datetime arrays are not accepted)"
+        )
+    if dtype is not None:
+        target = np.dtype(dtype)
+    elif arr.dtype in FLOAT_DTYPES:
+        target = arr.dtype
+    else:
+        target = np.dtype(np.float64)
+    return np.ascontiguousarray(arr, dtype=target)
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    if not np.isfinite(arr).all():
+        n_bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s); all values must be finite")
+
+
+def as_data_array(data, name: str = "data") -> np.ndarray:
+    """Validate the points a tree is built on.
+
+    Parameters
+    ----------
+    data : array_like of shape (n, d)
+        Real values. float32 and float64 keep their dtype; other real dtypes become float64.
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        C-contiguous float32 or float64 array of shape (n, d). It is the caller's array itself
+        when that already has this form (it is never written to).
+    """
+    arr = _as_real_array(data, name)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array of shape (n_points, n_dims), got {arr.ndim}-D shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: a tree needs at least one point")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has zero dimensions: shape {arr.shape}")
+    _check_finite(arr, name)
+    return arr
+
+
+def as_query_array(X, n_dims: int, dtype, name: str = "X") -> tuple[np.ndarray, bool]:
+    """Validate query points against a tree of ``n_dims`` dimensions.
+
+    Parameters
+    ----------
+    X : array_like of shape (m, d) or (d,)
+        Query points; a 1-D array is one point.
+    n_dims : int
+        The tree's number of dimensions.
+    dtype : numpy.dtype
+        The tree's dtype; queries are converted to it.
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    queries : numpy.ndarray of shape (m, d)
+    single : bool
+        True when ``X`` was one point, so results should drop the leading axis.
+    """
+    arr = _as_real_array(X, name, dtype=dtype)
+    single = arr.ndim == 1
+    if single:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 1-D (one point) or 2-D (m, d), got {arr.ndim}-D shape {arr.shape}")
+    if arr.shape[1] != n_dims:
+        raise ValueError(f"{name} has {arr.shape[1]} dimension(s) but the tree has {n_dims}")
+    _check_finite(arr, name)
+    return arr, single
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_k(k) -> int:
+    """Return ``k`` as an int >= 1 or raise."""
+    if not _is_integer(k):
+        raise TypeError(f"k must be an integer, got {type(k).__name__} {k!r}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return int(k)
+
+
+def check_p(p) -> float:
+    """Return the Minkowski order ``p`` as a float in [1, inf] or raise."""
+    if not isinstance(p, (numbers.Real, np.floating, np.integer)) or isinstance(p, (bool, np.bool_)):
+        raise TypeError(f"p must be a real number >= 1, got {type(p).__name__} {p!r}")
+    p = float(p)
+    if np.isnan(p) or p < 1:
+        raise ValueError(f"p must be >= 1 (1 = manhattan, 2 = euclidean, inf = chebyshev), got {p}")
+    return p
+
+
+def check_eps(eps) -> float:
+    """Return the approximation factor ``eps`` as a finite float >= 0 or raise."""
+    if not isinstance(eps, (numbers.Real, np.floating, np.integer)) or isinstance(eps, (bool, np.bool_)):
+        raise TypeError(f"eps must be a real number >= 0, got {type(eps).__name__} {eps!r}")
+    eps = float(eps)
+    if not np.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be finite and >= 0, got {eps}")
+    return eps
+
+
+def check_distance_upper_bound(bound) -> float:
+    """Return ``distance_upper_bound`` as a float > 0 (inf allowed) or raise."""
+    if not isinstance(bound, (numbers.Real, np.floating, np.integer)) or isinstance(bound, (bool, np.bool_)):
+        raise TypeError(f"distance_upper_bound must be a real number, got {type(bound).__name__} {bound!r}")
+    bound = float(bound)
+    if np.isnan(bound) or bound <= 0:
+        raise ValueError(f"distance_upper_bound must be > 0 (inf for no bound), got {bound}")
+    return bound
+
+
+def check_leaf_size(leaf_size) -> int:
+    """Return ``leaf_size`` as an int >= 1 or raise."""
+    if not _is_integer(leaf_size):
+        raise TypeError(f"leaf_size must be an integer, got {type(leaf_size).__name__} {leaf_size!r}")
+    if leaf_size < 1:
+        raise ValueError(f"leaf_size must be >= 1, got {leaf_size}")
+    return int(leaf_size)
+
+
+def check_radius(r, n_queries: int) -> np.ndarray:
+    """Return one float64 radius per query, all finite-or-inf and >= 0, or raise.
+
+    Parameters
+    ----------
+    r : float or array_like of shape (n_queries,)
+        A scalar applies to every query.
+    n_queries : int
+        Number of query points.
+    """
+    arr = np.asarray(r)
+    if arr.dtype.kind not in "fiu" or arr.dtype.kind == "b":
+        raise TypeError(f"r must be a real number or an array of real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if arr.ndim == 0:
+        arr = np.full(n_queries, float(arr), dtype=np.float64)
+    elif arr.ndim != 1 or arr.shape[0] != n_queries:
+        raise ValueError(f"r must be a scalar or have one value per query ({n_queries}), got shape {arr.shape}")
+    if np.isnan(arr).any():
+        raise ValueError("r contains NaN; radii must be >= 0")
+    if (arr < 0).any():
+        raise ValueError(f"r must be >= 0, got a negative radius ({arr.min()})")
+    return np.ascontiguousarray(arr)
+
+
+def check_workers(workers) -> int:
+    """Return the number of threads to use: ``workers`` >= 1, or all cores for -1.
+
+    Other negative values count back from the number of cores as in scikit-learn
+    (-2 = all but one), never below 1.
+    """
+    if not _is_integer(workers):
+        raise TypeError(f"workers must be an integer (-1 = all cores), got {type(workers).__name__} {workers!r}")
+    workers = int(workers)
+    if workers == 0:
+        raise ValueError("workers must be >= 1, or negative to count from the number of cores (-1 = all); got 0")
+    if workers < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + workers)
+    return workers
