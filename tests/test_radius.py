@@ -66,3 +66,25 @@ def test_against_scipy_with_threads():
 def test_infinite_radius_returns_everything():
     data = np.random.default_rng(2).random((50, 2))
     assert kdforge.KDTree(data).query_radius(data[:3], np.inf, count_only=True).tolist() == [50] * 3
+
+
+def test_locality_ordering_gives_the_same_results(monkeypatch):
+    rng = np.random.default_rng(12)
+    data = rng.random((3000, 3))
+    queries = rng.random((500, 3))
+    tree = kdforge.KDTree(data, leaf_size=8)
+    plain_knn = tree.query(queries, k=7)
+    plain_csr = tree.query_radius_csr(queries, 0.08, return_distance=True, sort_results=True)
+    monkeypatch.setattr(kdforge.tree, "LOCALITY_MIN_QUERIES", 1)
+    monkeypatch.setattr(kdforge.tree, "LOCALITY_MIN_POINTS", 1)
+    assert tree._query_order(queries)[1]
+    for workers in (1, 3):
+        ordered_knn = tree.query(queries, k=7, workers=workers)
+        np.testing.assert_array_equal(plain_knn[1], ordered_knn[1])
+        np.testing.assert_array_equal(plain_knn[0], ordered_knn[0])
+        ordered_csr = tree.query_radius_csr(queries, 0.08, return_distance=True,
+                                            sort_results=True, workers=workers)
+        for a, b in zip(plain_csr, ordered_csr):
+            np.testing.assert_array_equal(a, b)
+        counts = tree.query_radius(queries, 0.08, count_only=True, workers=workers)
+        np.testing.assert_array_equal(counts, plain_csr.counts)

@@ -1,11 +1,7 @@
 """Numba kernel for exact and (1+eps)-approximate k-nearest-neighbour queries.
 
-Traversal is depth-first, near child first, from an explicit stack. A far child is pruned by
-the reduced distance from the query to its *cell* (the region the splits assign to it),
-kept incrementally as in Arya & Mount: along the current path ``offsets[c]`` is the distance
-from the query to the cell in dimension ``c``; entering a far child changes a single offset,
-so its distance costs O(1) instead of O(d). An undo log restores the offsets when the search
-jumps back to a far child saved higher up.
+Traversal is depth-first, near child first, pruning far children by the incrementally kept
+distance to their cell (see :mod:`kdforge._traverse`).
 
 Candidates live in a max-heap ordered by (distance, index), so the result is the k smallest
 (distance, index) pairs: ties are broken by the smaller original index, exactly like a
@@ -17,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._distance import METRIC_LINF, axis_term, from_reduced, reduced_distance
+from ._distance import from_reduced, reduced_distance
+from ._traverse import descend, jump_back, new_traversal, root_distance
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -47,6 +44,13 @@ def heap_replace_top(heap_dist, heap_idx, dist, index):
     heap_idx[pos] = index
 
 
+@njit(cache=True, nogil=True, inline="always")
+def heap_offer(heap_dist, heap_idx, dist, index):
+    """Offer a (distance, index) pair to a max-heap that keeps the k smallest pairs."""
+    if _heap_less(dist, index, heap_dist[0], heap_idx[0]):
+        heap_replace_top(heap_dist, heap_idx, dist, index)
+
+
 @njit(cache=True, nogil=True)
 def heap_sort_ascending(heap_dist, heap_idx):
     """Turn a max-heap into ascending (distance, index) order in place."""
@@ -62,9 +66,9 @@ def heap_sort_ascending(heap_dist, heap_idx):
 
 @njit(cache=True, nogil=True)
 def knn_batch(tree_data, idx_array, node_start, node_end, split_dim, split_value,
-              root_lower, root_upper, n_internal, n_levels, queries, metric, p,
+              root_lower, root_upper, n_internal, n_levels, queries, order, metric, p,
               prune_factor, bound_reduced, sort_results, out_dist, out_idx):
-    """k nearest neighbours of every row of ``queries``.
+    """k nearest neighbours of the rows ``order`` of ``queries``.
 
     Parameters
     ----------
@@ -73,8 +77,10 @@ def knn_batch(tree_data, idx_array, node_start, node_end, split_dim, split_value
     root_lower, root_upper : arrays of shape (d,)
         Bounding box of the data: the root's cell.
     n_internal, n_levels : int
-        Number of internal nodes and of splitting levels.
+        Number of internal nodes and maximum leaf depth.
     queries : array of shape (m, d)
+    order : int64 array
+        Rows of ``queries`` to answer, in the order to answer them (for cache locality).
     metric, p : int, float
         Metric code and Minkowski order (see :mod:`kdforge._distance`).
     prune_factor : float
@@ -85,94 +91,36 @@ def knn_batch(tree_data, idx_array, node_start, node_end, split_dim, split_value
     sort_results : bool
         Sort each row by increasing (distance, index).
     out_dist : float array of shape (m, k)
-        Receives true distances (inf where fewer than k points qualify).
+        Receives true distances (inf where fewer than k points qualify) in rows ``order``.
     out_idx : int array of shape (m, k)
         Receives original indices (-1 where fewer than k points qualify).
     """
-    n_dims = queries.shape[1]
     k = out_dist.shape[1]
     heap_dist = np.empty(k, dtype=np.float64)
     heap_idx = np.empty(k, dtype=np.int64)
-    offsets = np.empty(n_dims, dtype=np.float64)
-    stack_size = n_levels + 2
-    stack_node = np.empty(stack_size, dtype=np.int64)
-    stack_reduced = np.empty(stack_size, dtype=np.float64)
-    stack_dim = np.empty(stack_size, dtype=np.int64)
-    stack_offset = np.empty(stack_size, dtype=np.float64)
-    stack_log = np.empty(stack_size, dtype=np.int64)
-    log_dim = np.empty(stack_size, dtype=np.int64)
-    log_value = np.empty(stack_size, dtype=np.float64)
-
-    for qi in range(queries.shape[0]):
+    (offsets, stack_node, stack_dim, stack_log, log_dim, stack_reduced, stack_offset,
+     log_value) = new_traversal(queries.shape[1], n_levels)
+    for qi in order:
         query = queries[qi]
         heap_dist[:] = bound_reduced
         heap_idx[:] = -1
-        reduced = 0.0
-        for c in range(n_dims):
-            q = np.float64(query[c])
-            diff = 0.0
-            if q < root_lower[c]:
-                diff = np.float64(root_lower[c]) - q
-            elif q > root_upper[c]:
-                diff = q - np.float64(root_upper[c])
-            offsets[c] = diff
-            term = axis_term(diff, metric, p)
-            if metric == METRIC_LINF:
-                reduced = max(reduced, term)
-            else:
-                reduced += term
+        reduced = root_distance(query, root_lower, root_upper, offsets, metric, p)
         node = 0
         top = 0
         n_log = 0
-        while True:
+        while node >= 0:
             if reduced * prune_factor <= heap_dist[0]:
-                while node < n_internal:
-                    dim = split_dim[node]
-                    diff = np.float64(query[dim]) - np.float64(split_value[node])
-                    if diff < 0.0:
-                        near = 2 * node + 1
-                        diff = -diff
-                    else:
-                        near = 2 * node + 2
-                    far_near_sum = 4 * node + 3  # near + far
-                    old = offsets[dim]
-                    if metric == METRIC_LINF:
-                        far_reduced = max(reduced, diff)
-                    else:
-                        far_reduced = reduced - axis_term(old, metric, p) + axis_term(diff, metric, p)
-                    if far_reduced * prune_factor <= heap_dist[0]:
-                        stack_node[top] = far_near_sum - near
-                        stack_reduced[top] = far_reduced
-                        stack_dim[top] = dim
-                        stack_offset[top] = diff
-                        stack_log[top] = n_log
-                        top += 1
-                    node = near
-                for row in range(node_start[node], node_end[node]):
+                leaf, top = descend(node, reduced, query, split_dim, split_value, n_internal,
+                                    offsets, stack_node, stack_dim, stack_log, stack_reduced,
+                                    stack_offset, top, n_log, metric, p, prune_factor,
+                                    heap_dist[0])
+                for row in range(node_start[leaf], node_end[leaf]):
                     d = reduced_distance(tree_data, row, query, metric, p)
                     if d <= heap_dist[0]:
-                        index = np.int64(idx_array[row])
-                        if _heap_less(d, index, heap_dist[0], heap_idx[0]):
-                            heap_replace_top(heap_dist, heap_idx, d, index)
-            # jump back to the nearest saved far child that can still hold a neighbour
-            found = False
-            while top > 0:
-                top -= 1
-                if stack_reduced[top] * prune_factor <= heap_dist[0]:
-                    while n_log > stack_log[top]:
-                        n_log -= 1
-                        offsets[log_dim[n_log]] = log_value[n_log]
-                    dim = stack_dim[top]
-                    log_dim[n_log] = dim
-                    log_value[n_log] = offsets[dim]
-                    n_log += 1
-                    offsets[dim] = stack_offset[top]
-                    node = stack_node[top]
-                    reduced = stack_reduced[top]
-                    found = True
-                    break
-            if not found:
-                break
+                        heap_offer(heap_dist, heap_idx, d, np.int64(idx_array[row]))
+            node, reduced, top, n_log = jump_back(offsets, stack_node, stack_dim, stack_log,
+                                                  stack_reduced, stack_offset, top, log_dim,
+                                                  log_value, n_log, prune_factor, heap_dist[0])
         if sort_results:
             heap_sort_ascending(heap_dist, heap_idx)
         for j in range(k):

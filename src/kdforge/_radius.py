@@ -1,8 +1,9 @@
 """Numba kernel for fixed-radius (ball) queries, producing CSR output.
 
-Depth-first traversal over the tight node boxes: a node whose box lies farther than ``r`` is
-skipped, a node whose box lies entirely within ``r`` contributes all its points without a
-single distance computation (unless distances were asked for), other nodes are opened.
+Depth-first traversal with incremental cell distances (see :mod:`kdforge._traverse`): a cell
+farther than ``r`` is skipped. When the search jumps back to a saved subtree whose tight box
+lies entirely within ``r``, the subtree contributes all its points without a single distance
+computation (unless distances were asked for).
 Results for a chunk of queries are appended to growing flat buffers, so the output costs a
 few arrays however many pairs there are.
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._distance import box_max_reduced, box_min_reduced, from_reduced, reduced_distance
+from ._distance import box_max_reduced, from_reduced, reduced_distance
+from ._traverse import descend, jump_back, new_traversal, root_distance
 
 MODE_COUNT = 0
 MODE_INDICES = 1
@@ -46,17 +48,20 @@ def _sort_segment(indices, distances, start, stop):
 
 
 @njit(cache=True, nogil=True)
-def radius_batch(tree_data, idx_array, node_start, node_end, node_bounds, n_internal,
-                 n_levels, queries, radii_reduced, metric, p, mode, sort_results, dist_dtype_probe):
-    """Neighbours within a radius of each query.
+def radius_batch(tree_data, idx_array, node_start, node_end, split_dim, split_value,
+                 node_bounds, n_internal, n_levels, queries, order, radii_reduced, metric, p,
+                 mode, sort_results, dist_dtype_probe):
+    """Neighbours within a radius of the rows ``order`` of ``queries``.
 
     Parameters
     ----------
-    tree_data, idx_array, node_start, node_end, node_bounds : arrays
+    tree_data, idx_array, node_start, node_end, split_dim, split_value, node_bounds : arrays
         The tree (see :mod:`kdforge.tree`).
     n_internal, n_levels : int
-        Number of internal nodes and of splitting levels.
+        Number of internal nodes and maximum leaf depth.
     queries : array of shape (m, d)
+    order : int64 array
+        Rows of ``queries`` to answer, in the order to answer them (for cache locality).
     radii_reduced : float64 array of shape (m,)
         Reduced radius per query: points with reduced distance <= it are returned.
     metric, p : int, float
@@ -70,60 +75,101 @@ def radius_batch(tree_data, idx_array, node_start, node_end, node_bounds, n_inte
 
     Returns
     -------
-    counts : int64 array of shape (m,)
-    indices : int64 array (first ``counts.sum()`` entries valid; empty in count mode)
-    distances : array (first ``counts.sum()`` entries valid in distance mode)
+    counts : int64 array of shape (len(order),)
+        Neighbour counts, in the order the queries were answered.
+    indices : int64 array of shape (counts.sum(),)
+        Concatenated neighbours in that order (empty in count mode).
+    distances : array of shape (counts.sum(),)
+        Their distances (empty unless ``MODE_DISTANCES``).
     """
-    n_queries = queries.shape[0]
-    counts = np.zeros(n_queries, dtype=np.int64)
-    capacity = 16 * n_queries if mode != MODE_COUNT else 0
+    counts = np.zeros(order.shape[0], dtype=np.int64)
+    capacity = 16 * order.shape[0] if mode != MODE_COUNT else 0
     indices = np.empty(capacity, dtype=np.int64)
     distances = np.empty(capacity if mode == MODE_DISTANCES else 0, dtype=dist_dtype_probe.dtype)
-    stack = np.empty(n_levels + 2, dtype=np.int64)
+    (offsets, stack_node, stack_dim, stack_log, log_dim, stack_reduced, stack_offset,
+     log_value) = new_traversal(queries.shape[1], n_levels)
+    root_lower = node_bounds[0, 0]
+    root_upper = node_bounds[1, 0]
     total = 0
-    for qi in range(n_queries):
-        query = queries[qi]
-        radius = radii_reduced[qi]
+    for position in range(order.shape[0]):
+        query = queries[order[position]]
+        radius = radii_reduced[order[position]]
         first = total
-        stack[0] = 0
-        top = 1
-        while top > 0:
-            top -= 1
-            node = stack[top]
-            lower = node_bounds[0, node]
-            upper = node_bounds[1, node]
-            if box_min_reduced(lower, upper, query, metric, p) > radius:
-                continue
-            start = node_start[node]
-            end = node_end[node]
-            if mode != MODE_DISTANCES and box_max_reduced(lower, upper, query, metric, p) <= radius:
+        reduced = root_distance(query, root_lower, root_upper, offsets, metric, p)
+        node = 0 if reduced <= radius else -1
+        top = 0
+        n_log = 0
+        while node >= 0:
+            if mode != MODE_DISTANCES and box_max_reduced(node_bounds[0, node], node_bounds[1, node],
+                                                          query, metric, p) <= radius:
+                # the whole subtree is inside the ball: take its rows without distances
+                start = node_start[node]
+                end = node_end[node]
                 if mode == MODE_INDICES:
                     indices = _grow(indices, total + end - start)
-                    for row in range(start, end):
-                        indices[total] = idx_array[row]
+                    indices[total:total + end - start] = idx_array[start:end]
+                total += end - start
+            else:
+                leaf, top = descend(node, reduced, query, split_dim, split_value, n_internal,
+                                    offsets, stack_node, stack_dim, stack_log, stack_reduced,
+                                    stack_offset, top, n_log, metric, p, 1.0, radius)
+                start = node_start[leaf]
+                end = node_end[leaf]
+                if mode != MODE_COUNT:
+                    indices = _grow(indices, total + end - start)
+                    if mode == MODE_DISTANCES:
+                        distances = _grow(distances, total + end - start)
+                for row in range(start, end):
+                    d = reduced_distance(tree_data, row, query, metric, p)
+                    if d <= radius:
+                        if mode != MODE_COUNT:
+                            indices[total] = idx_array[row]
+                            if mode == MODE_DISTANCES:
+                                distances[total] = from_reduced(d, metric, p)
                         total += 1
-                else:
-                    total += end - start
-                continue
-            if node < n_internal:
-                stack[top] = 2 * node + 2
-                stack[top + 1] = 2 * node + 1
-                top += 2
-                continue
-            for row in range(start, end):
-                d = reduced_distance(tree_data, row, query, metric, p)
-                if d <= radius:
-                    if mode == MODE_INDICES:
-                        indices = _grow(indices, total + 1)
-                        indices[total] = idx_array[row]
-                    elif mode == MODE_DISTANCES:
-                        indices = _grow(indices, total + 1)
-                        distances = _grow(distances, total + 1)
-                        indices[total] = idx_array[row]
-                        distances[total] = from_reduced(d, metric, p)
-                    total += 1
-        counts[qi] = total - first
+            node, reduced, top, n_log = jump_back(offsets, stack_node, stack_dim, stack_log,
+                                                  stack_reduced, stack_offset, top, log_dim,
+                                                  log_value, n_log, 1.0, radius)
+        counts[position] = total - first
         if sort_results and mode == MODE_DISTANCES:
             _sort_segment(indices, distances, first, total)
     n_distances = total if mode == MODE_DISTANCES else 0
     return counts, indices[:total], distances[:n_distances]
+
+
+@njit(cache=True, nogil=True)
+def reorder_rows(counts, values, order, n_rows):
+    """Put CSR rows computed in ``order`` back into query order.
+
+    Parameters
+    ----------
+    counts : int64 array of shape (len(order),)
+        Row lengths in processing order.
+    values : array
+        Concatenated rows in processing order.
+    order : int64 array
+        ``order[i]`` is the query answered i-th.
+    n_rows : int
+        Number of queries.
+
+    Returns
+    -------
+    indptr : int64 array of shape (n_rows + 1,)
+    reordered : array like ``values``, rows in query order
+    """
+    row_counts = np.zeros(n_rows, dtype=np.int64)
+    for i in range(order.shape[0]):
+        row_counts[order[i]] = counts[i]
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    for r in range(n_rows):
+        indptr[r + 1] = indptr[r] + row_counts[r]
+    reordered = np.empty_like(values)
+    if values.shape[0] == 0:
+        return indptr, reordered
+    source = 0
+    for i in range(order.shape[0]):
+        target = indptr[order[i]]
+        for j in range(counts[i]):
+            reordered[target + j] = values[source + j]
+        source += counts[i]
+    return indptr, reordered
