@@ -52,7 +52,10 @@ from ._build import SPLIT_MAX_SPREAD, SPLIT_ROUND_ROBIN, build_arrays
 from ._distance import metric_code, to_reduced
 from ._knn import knn_batch
 from ._parallel import run_chunked
-from ._radius import MODE_COUNT, MODE_DISTANCES, MODE_INDICES, radius_batch
+from ._radius import MODE_COUNT, MODE_DISTANCES, MODE_INDICES, radius_batch, reorder_rows
+from ._traverse import leaf_order
+from .io import PersistenceMixin
+from .nodes import NodeMixin
 
 __all__ = ["KDTree", "RadiusNeighbors", "INDEX_INT32_LIMIT", "DEFAULT_LEAF_SIZE"]
 
@@ -60,6 +63,11 @@ __all__ = ["KDTree", "RadiusNeighbors", "INDEX_INT32_LIMIT", "DEFAULT_LEAF_SIZE"
 INDEX_INT32_LIMIT = 2**31 - 1
 #: Default maximum number of points per leaf.
 DEFAULT_LEAF_SIZE = 16
+
+#: Batches of at least this many queries on trees of at least this many points are answered
+#: in leaf order (see ``KDTree._query_order``); below, sorting costs more than it saves.
+LOCALITY_MIN_QUERIES = 2048
+LOCALITY_MIN_POINTS = 65536
 
 SPLIT_RULES = {"max_spread": SPLIT_MAX_SPREAD, "round_robin": SPLIT_ROUND_ROBIN}
 
@@ -102,13 +110,17 @@ def _split_by_indptr(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     return out
 
 
+def _concatenate(parts: list) -> np.ndarray:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _read_only(arr: np.ndarray) -> np.ndarray:
     view = arr.view()
     view.flags.writeable = False
     return view
 
 
-class KDTree:
+class KDTree(NodeMixin, PersistenceMixin):
     """Exact KD-tree for nearest-neighbour and radius search under Minkowski metrics.
 
     Parameters
@@ -138,16 +150,20 @@ class KDTree:
     [0, 1, 2, 3, 4]
     """
 
-    def __init__(self, data, leaf_size: int = DEFAULT_LEAF_SIZE, split: str = "max_spread"):
+    def __init__(self, data, leaf_size: int = DEFAULT_LEAF_SIZE, split: str = "max_spread",
+                 *, division: str = "median", workers: int = -1, progress: bool = False):
         arr = v.as_data_array(data)
         leaf_size = v.check_leaf_size(leaf_size)
         if split not in SPLIT_RULES:
             raise ValueError(f"split must be one of {sorted(SPLIT_RULES)}, got {split!r}")
+        workers = v.check_workers(workers)
         index_dtype = np.int32 if arr.shape[0] <= INDEX_INT32_LIMIT else np.int64
-        arrays = build_arrays(arr, leaf_size, SPLIT_RULES[split], index_dtype)
+        arrays = build_arrays(arr, leaf_size, SPLIT_RULES[split], division, index_dtype,
+                              workers, progress)
         self._data = arr
         self._leaf_size = leaf_size
         self._split = split
+        self._division = division
         self._tree_data = arrays["tree_data"]
         self._idx_array = arrays["idx_array"]
         self._node_start = arrays["node_start"]
@@ -184,6 +200,11 @@ class KDTree:
         return self._split
 
     @property
+    def division(self) -> str:
+        """Division rule used at construction: ``"median"`` or ``"root"``."""
+        return self._division
+
+    @property
     def n_levels(self) -> int:
         """Number of splitting levels ``L``: leaves are at depth ``L``."""
         return self._n_levels
@@ -195,8 +216,8 @@ class KDTree:
 
     @property
     def n_internal(self) -> int:
-        """Number of internal (split) nodes, ``2**L - 1``; leaves are the nodes after them."""
-        return (1 << self._n_levels) - 1
+        """Number of internal (split) nodes, ``(n_nodes - 1) // 2``; leaves are the nodes after them."""
+        return (self.n_nodes - 1) // 2
 
     # ------------------------------------------------------------------ arrays
     @property
@@ -246,6 +267,20 @@ class KDTree:
                 f"leaf_size={self.leaf_size}, split={self.split!r}, n_nodes={self.n_nodes})")
 
     # ------------------------------------------------------------------ queries
+    def _query_order(self, queries: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Order in which to answer a batch, and whether it differs from the given order.
+
+        Big batches on big trees are answered leaf by leaf: queries that fall in nearby
+        leaves then run one after another and find the same points in cache. The order
+        changes speed only, never results.
+        """
+        m = queries.shape[0]
+        if m < LOCALITY_MIN_QUERIES or self.n_points < LOCALITY_MIN_POINTS:
+            return np.arange(m, dtype=np.int64), False
+        order = leaf_order(queries, self._split_dim, self._split_value, self._node_start,
+                           self.n_internal)
+        return order, True
+
     def query(self, X, k=1, *, p=2, eps=0, distance_upper_bound=np.inf, return_distance=True,
               sort_results=True, workers=1):
         """Find the k nearest neighbours of each query point.
@@ -295,12 +330,13 @@ class KDTree:
         root_lower = self._node_bounds[0, 0]
         root_upper = self._node_bounds[1, 0]
 
+        order, _ = self._query_order(queries)
+
         def task(start, stop):
             knn_batch(self._tree_data, self._idx_array, self._node_start, self._node_end,
                       self._split_dim, self._split_value, root_lower, root_upper,
-                      self.n_internal, self._n_levels, queries[start:stop], metric, p,
-                      prune_factor, bound_reduced, bool(sort_results),
-                      dist[start:stop], idx[start:stop])
+                      self.n_internal, self._n_levels, queries, order[start:stop], metric, p,
+                      prune_factor, bound_reduced, bool(sort_results), dist, idx)
 
         run_chunked(task, m, workers)
         if single:
@@ -315,24 +351,27 @@ class KDTree:
         metric = metric_code(p)
         radii_reduced = radii if (np.isinf(p) or p == 1.0) else radii ** p
         probe = np.empty(0, dtype=self.dtype)
+        order, permuted = self._query_order(queries)
 
         def task(start, stop):
             return radius_batch(self._tree_data, self._idx_array, self._node_start,
-                                self._node_end, self._node_bounds, self.n_internal,
-                                self._n_levels, queries[start:stop], radii_reduced[start:stop],
-                                metric, p, mode, bool(sort_results), probe)
+                                self._node_end, self._split_dim, self._split_value,
+                                self._node_bounds, self.n_internal, self._n_levels, queries,
+                                order[start:stop], radii_reduced, metric, p, mode,
+                                bool(sort_results), probe)
 
         parts = run_chunked(task, queries.shape[0], workers)
-        counts = np.concatenate([part[0] for part in parts])
-        indptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        if mode == MODE_COUNT:
-            return single, indptr, None, None
-        indices = parts[0][1] if len(parts) == 1 else np.concatenate([part[1] for part in parts])
-        distances = None
-        if mode == MODE_DISTANCES:
-            distances = parts[0][2] if len(parts) == 1 else np.concatenate([part[2] for part in parts])
-        return single, indptr, indices, distances
+        counts = _concatenate([part[0] for part in parts])
+        indices = _concatenate([part[1] for part in parts])
+        distances = _concatenate([part[2] for part in parts]) if mode == MODE_DISTANCES else None
+        if permuted:
+            _, distances = (None, None) if distances is None else reorder_rows(
+                counts, distances, order, counts.shape[0])
+            indptr, indices = reorder_rows(counts, indices, order, counts.shape[0])
+        else:
+            indptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+            np.cumsum(counts, out=indptr[1:])
+        return single, indptr, (None if mode == MODE_COUNT else indices), distances
 
     def query_radius_csr(self, X, r, *, p=2, return_distance=False, sort_results=False, workers=1):
         """Find all points within distance ``r`` of each query, in compact CSR form.
