@@ -1,29 +1,89 @@
-"""Numba kernels that build the implicit KD-tree (see :mod:`kdforge.tree` for the layout).
+"""Build a KD-tree's arrays, serially or on a pool of threads.
 
-The build works on a private copy of the points, ``tree_data``, whose rows it permutes into
-tree order while it permutes ``idx_array`` the same way, so that ``tree_data[j] ==
-data[idx_array[j]]`` at every step. A node covering rows ``[start, end)`` splits at
-``mid = start + (end - start) // 2``: an O(n) selection (:func:`select_kth`) moves the row
-holding the ``mid``-th smallest value of the split dimension to ``mid``, smaller-or-equal
-values before it and greater-or-equal values after it. The two halves then touch disjoint
-rows and are independent tasks (:func:`build_subtree`).
+Every node's row range follows from ``(n, leaf_size, division)`` alone
+(:func:`~kdforge._build_kernels.node_row_ranges`), so the build only has to choose each
+internal node's split and bring its rows into order. It works on a private copy of the
+points, ``tree_data``, permuting its rows and ``idx_array`` together.
+
+Parallel schedule (``workers > 1``), all from the calling thread:
+
+1. The copy of the points is split among the threads.
+2. *Wide* phase: while there are fewer open nodes than threads, each open node is split
+   with all threads working inside it: its bounding box, and every round of its selection
+   on ranges of at least ``CHUNKED_MIN_ROWS`` rows, are cut into chunks
+   (see :mod:`kdforge._build_select`).
+3. *Task* phase: the open nodes become tasks on the shared thread pool. A node of more than
+   ``n / (TASKS_PER_WORKER * workers)`` rows is a task that splits it and then queues its two
+   children; a smaller one is a task that builds its whole subtree. Threads take tasks as
+   they free up, so uneven subtrees balance out.
+
+Every kernel is ``nogil`` and serial; none uses Numba's ``parallel=True`` threading layers,
+so any number of Python threads may build trees at once. The chunked partition does the
+same work whichever thread runs which chunk, so the tree is identical for every value of
+``workers``, the serial build included.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import FIRST_COMPLETED, wait
+
 import numpy as np
-from numba import njit
 
-SPLIT_MAX_SPREAD = 0
-SPLIT_ROUND_ROBIN = 1
+from ._build_kernels import (
+    DIVISION_MEDIAN,
+    DIVISION_ROOT,
+    SPLIT_MAX_SPREAD,
+    SPLIT_ROUND_ROBIN,
+    build_subtree,
+    copy_rows,
+    merge_child_bounds,
+    node_row_ranges,
+    round_robin_dimension,
+    rows_bounds,
+    split_one_node,
+    widest_dimension,
+)
+from ._build_select import (
+    CHUNK_ROWS,
+    CHUNKED_MIN_ROWS,
+    MAX_SAMPLE,
+    PARTITION_BLOCK,
+    advance,
+    choose_threshold,
+    misplaced_runs,
+    partition_chunks,
+    select_rows,
+    swap_misplaced,
+)
+from ._parallel import _pool
 
-#: Quickselect passes with median-of-3 pivots before the selection switches to
-#: pseudo-random pivots, which no input order can defeat (introselect's safeguard).
-MEDIAN_OF_3_PASSES = 16
+__all__ = [
+    "SPLIT_MAX_SPREAD",
+    "SPLIT_ROUND_ROBIN",
+    "DIVISION_MEDIAN",
+    "DIVISION_ROOT",
+    "tree_levels",
+    "tree_shape",
+    "check_division",
+    "check_progress",
+    "build_arrays",
+]
+
+#: Division rules by name.
+DIVISION_RULES = {"median": DIVISION_MEDIAN, "root": DIVISION_ROOT}
+#: Below this many points the build runs on the calling thread whatever ``workers`` says:
+#: handing work to threads costs more than it saves.
+PARALLEL_MIN_POINTS = 1 << 16
+#: Subtree tasks per thread in the task phase: enough for uneven subtrees to balance out.
+TASKS_PER_WORKER = 8
+#: Smallest subtree task, in rows.
+MIN_TASK_ROWS = 1 << 12
+#: With ``progress`` and one thread, the build still runs as tasks, this many.
+PROGRESS_TASKS = 64
 
 
 def tree_levels(n_points: int, leaf_size: int) -> int:
-    """Number of splitting levels ``L``: the tree has ``2**L`` leaves, all at depth ``L``.
+    """Number of splitting levels ``L`` of a median-division tree (all leaves at depth ``L``).
 
     ``L`` is the smallest value for which no leaf holds more than ``leaf_size`` points, capped
     at ``floor(log2(n_points))`` so that no leaf is empty. Leaves then hold
@@ -36,183 +96,253 @@ def tree_levels(n_points: int, leaf_size: int) -> int:
     return levels
 
 
-@njit(cache=True, nogil=True)
-def _swap_rows(points, idx, a, b):
-    for c in range(points.shape[1]):
-        tmp = points[a, c]
-        points[a, c] = points[b, c]
-        points[b, c] = tmp
-    t = idx[a]
-    idx[a] = idx[b]
-    idx[b] = t
+def tree_shape(n_points: int, leaf_size: int, division: int) -> tuple[int, int]:
+    """``(n_levels, n_nodes)`` of a tree: its maximum leaf depth and its number of nodes.
 
-
-@njit(cache=True, nogil=True)
-def select_kth(points, idx, start, end, kth, dim):
-    """Partially order rows ``[start, end)`` so row ``kth`` holds the kth value of ``dim``.
-
-    Afterwards ``points[start:kth, dim] <= points[kth, dim] <= points[kth+1:end, dim]``.
-    Hoare partitioning stops on equal keys from both sides, so duplicate-heavy and all-equal
-    input splits evenly; median-of-3 pivots handle sorted input, and after
-    ``MEDIAN_OF_3_PASSES`` passes pseudo-random pivots take over. Expected O(n).
+    ``DIVISION_MEDIAN``: ``2**(L + 1) - 1`` nodes, see :func:`tree_levels`.
+    ``DIVISION_ROOT``: ``ceil(n / leaf_size)`` leaves, ``2 * n_leaves - 1`` nodes, leaves at
+    depth ``ceil(log2(n_leaves))`` and possibly one less.
     """
-    lo = start
-    hi = end - 1
-    passes = 0
-    state = np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(end - start)
-    while hi > lo:
-        if passes < MEDIAN_OF_3_PASSES:
-            mid = lo + (hi - lo) // 2
-            a = points[lo, dim]
-            b = points[mid, dim]
-            c = points[hi, dim]
-            if a > b:
-                a, b = b, a
-            if b > c:
-                b = c
-                if a > b:
-                    b = a
-            pivot = b
+    if division == DIVISION_MEDIAN:
+        levels = tree_levels(n_points, leaf_size)
+        return levels, (2 << levels) - 1
+    n_leaves = -(-n_points // leaf_size)
+    return (n_leaves - 1).bit_length(), 2 * n_leaves - 1
+
+
+def check_division(division) -> int:
+    """Return the code of a division rule name, or raise ``TypeError``/``ValueError``."""
+    if not isinstance(division, str):
+        raise TypeError(f"division must be a string, one of {sorted(DIVISION_RULES)}, got "
+                        f"{type(division).__name__} {division!r}")
+    if division not in DIVISION_RULES:
+        raise ValueError(f"division must be one of {sorted(DIVISION_RULES)}, got {division!r}")
+    return DIVISION_RULES[division]
+
+
+def check_progress(progress) -> bool:
+    """Return ``progress`` if it is a bool, else raise ``TypeError``."""
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True or False, got {type(progress).__name__} {progress!r}")
+    return bool(progress)
+
+
+def _progress_bar(total: int):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as exc:
+        raise ImportError("progress=True needs tqdm: install the extra with "
+                          "`pip install kdforge[progress]` (or `pip install tqdm`)") from exc
+    return tqdm(total=total, unit="pt", unit_scale=True, desc="building KDTree")
+
+
+def _even_parts(n_items: int, n_parts: int) -> list[tuple[int, int]]:
+    """``range(n_items)`` cut into at most ``n_parts`` contiguous non-empty (start, stop)."""
+    edges = [n_items * i // n_parts for i in range(n_parts + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(n_parts) if edges[i] < edges[i + 1]]
+
+
+class _Build:
+    """The arrays of a tree under construction and the schedule that fills them."""
+
+    def __init__(self, data, leaf_size, split_rule, division, index_dtype):
+        n_points, n_dims = data.shape
+        self.data = data
+        self.split_rule = split_rule
+        self.n_levels, n_nodes = tree_shape(n_points, leaf_size, division)
+        self.n_internal = n_nodes // 2
+        self.node_start = np.empty(n_nodes, dtype=index_dtype)
+        self.node_end = np.empty(n_nodes, dtype=index_dtype)
+        node_row_ranges(n_points, leaf_size, division, self.node_start, self.node_end)
+        self.points = np.empty_like(data)
+        self.idx = np.empty(n_points, dtype=index_dtype)
+        self.split_dim = np.empty(n_nodes, dtype=np.int32)
+        self.split_value = np.empty(n_nodes, dtype=data.dtype)
+        self.node_bounds = np.empty((2, n_nodes, n_dims), dtype=data.dtype)
+
+    def rows(self, node: int) -> int:
+        return int(self.node_end[node] - self.node_start[node])
+
+    def arrays(self) -> dict:
+        if self.split_rule == SPLIT_ROUND_ROBIN:
+            merge_child_bounds(self.node_bounds, self.n_internal)
+        return dict(tree_data=self.points, idx_array=self.idx, node_start=self.node_start,
+                    node_end=self.node_end, split_dim=self.split_dim,
+                    split_value=self.split_value, node_bounds=self.node_bounds,
+                    n_levels=self.n_levels, n_internal=self.n_internal)
+
+    # ------------------------------------------------------------------ serial
+    def build_serial(self) -> None:
+        copy_rows(self.data, self.points, self.idx, 0, self.data.shape[0])
+        self._build_subtree(0)
+
+    def _build_subtree(self, node: int) -> None:
+        build_subtree(self.points, self.idx, self.node_start, self.node_end, self.split_dim,
+                      self.split_value, self.node_bounds, node, self.n_internal,
+                      self.split_rule)
+
+    def _split_one(self, node: int) -> None:
+        split_one_node(self.points, self.idx, self.node_start, self.node_end, self.split_dim,
+                       self.split_value, self.node_bounds, node, self.split_rule)
+
+    # ------------------------------------------------------------------ parallel
+    def build_parallel(self, workers: int, bar) -> None:
+        pool = _pool(workers) if workers > 1 else None
+        n_points = self.data.shape[0]
+        self._map(pool, copy_rows, [(self.data, self.points, self.idx, start, stop)
+                                    for start, stop in _even_parts(n_points, workers)])
+        open_nodes = [0]
+        while pool is not None and len(open_nodes) < workers:
+            wide = [node for node in open_nodes
+                    if node < self.n_internal and self.rows(node) >= CHUNKED_MIN_ROWS]
+            if not wide:
+                break
+            for node in wide:
+                self._split_wide(pool, workers, node)
+            open_nodes = [child for node in open_nodes
+                          for child in ((2 * node + 1, 2 * node + 2) if node in wide else (node,))]
+        tasks = TASKS_PER_WORKER * workers if pool is not None else PROGRESS_TASKS
+        self._run_tasks(pool, open_nodes, max(MIN_TASK_ROWS, n_points // tasks), bar)
+
+    @staticmethod
+    def _map(pool, kernel, arg_list) -> None:
+        """Run ``kernel(*args)`` for every args tuple, on the pool when there is one."""
+        if pool is None or len(arg_list) == 1:
+            for args in arg_list:
+                kernel(*args)
+            return
+        futures = [pool.submit(kernel, *args) for args in arg_list]
+        for future in futures:
+            future.result()
+
+    def _split_wide(self, pool, workers: int, node: int) -> None:
+        """Split ``node`` with every thread working inside it; same result as a serial split."""
+        start = int(self.node_start[node])
+        end = int(self.node_end[node])
+        n_dims = self.points.shape[1]
+        if self.split_rule == SPLIT_MAX_SPREAD:
+            parts = _even_parts(end - start, workers)
+            lower = np.empty((len(parts), n_dims), dtype=self.points.dtype)
+            upper = np.empty_like(lower)
+            self._map(pool, rows_bounds, [(self.points, start + a, start + b, lower[i], upper[i])
+                                          for i, (a, b) in enumerate(parts)])
+            self.node_bounds[0, node] = lower.min(axis=0)
+            self.node_bounds[1, node] = upper.max(axis=0)
+            dim = widest_dimension(self.node_bounds[0, node], self.node_bounds[1, node])
         else:
-            state = state * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
-            pos = lo + np.int64((state >> np.uint64(33)) % np.uint64(hi - lo + 1))
-            pivot = points[pos, dim]
-        i = lo
-        j = hi
-        while i <= j:
-            while points[i, dim] < pivot:
-                i += 1
-            while points[j, dim] > pivot:
-                j -= 1
-            if i <= j:
-                _swap_rows(points, idx, i, j)
-                i += 1
-                j -= 1
-        # now rows lo..j are <= pivot, rows i..hi are >= pivot, rows j+1..i-1 equal pivot
-        if kth <= j:
-            hi = j
-        elif kth >= i:
-            lo = i
-        else:
-            break
-        passes += 1
+            dim = round_robin_dimension(node, n_dims)
+        k = int(self.node_end[2 * node + 1])
+        sample = np.empty(MAX_SAMPLE, dtype=self.points.dtype)
+        # the rounds of select_rows on long ranges, with each partition spread over threads
+        lo, hi, floor, has_floor, round_no = start, end, 0.0, False, 0
+        while hi - lo >= CHUNKED_MIN_ROWS:
+            threshold, equal_only = choose_threshold(self.points, lo, hi, k, dim, floor,
+                                                     has_floor, round_no, sample)
+            boundary = self._partition_wide(pool, workers, lo, hi, dim, threshold)
+            round_no += 1
+            lo, hi, floor, has_floor = advance(lo, hi, k, boundary, threshold, equal_only,
+                                               floor, has_floor)
+        offsets = np.empty((2, PARTITION_BLOCK), dtype=np.int32)
+        select_rows(self.points, self.idx, lo, hi, k, dim, floor, has_floor, round_no, sample,
+                    offsets[0], offsets[1])
+        self.split_dim[node] = dim
+        self.split_value[node] = self.points[k, dim]
+
+    def _partition_wide(self, pool, workers: int, lo: int, hi: int, dim: int,
+                        threshold: float) -> int:
+        """:func:`~kdforge._build_select.partition_chunked` with chunks and swaps on threads."""
+        n_chunks = -(-(hi - lo) // CHUNK_ROWS)
+        counts = np.empty(n_chunks, dtype=np.int64)
+        self._map(pool, partition_chunks,
+                  [(self.points, self.idx, lo, hi, dim, threshold, first, last, counts)
+                   for first, last in _even_parts(n_chunks, workers)])
+        boundary, left_start, left_cum, right_start, right_cum = misplaced_runs(lo, hi, counts)
+        self._map(pool, swap_misplaced,
+                  [(self.points, self.idx, left_start, left_cum, right_start, right_cum, a, b)
+                   for a, b in _even_parts(int(left_cum[-1]), workers)])
+        return int(boundary)
+
+    def _run_tasks(self, pool, nodes: list[int], task_rows: int, bar) -> None:
+        """Build the subtrees of ``nodes``: big nodes split as tasks, small subtrees whole."""
+
+        def task_of(node):
+            if node < self.n_internal and self.rows(node) > task_rows:
+                return self._split_one, True
+            return self._build_subtree, False
+
+        if pool is None:
+            stack = list(reversed(nodes))
+            while stack:
+                node = stack.pop()
+                kernel, splits = task_of(node)
+                kernel(node)
+                if splits:
+                    stack += [2 * node + 2, 2 * node + 1]
+                elif bar is not None:
+                    bar.update(self.rows(node))
+            return
+        running = {}
+
+        def submit(node):
+            kernel, splits = task_of(node)
+            running[pool.submit(kernel, node)] = (node, splits)
+
+        for node in nodes:
+            submit(node)
+        try:
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    node, splits = running.pop(future)
+                    future.result()
+                    if splits:
+                        submit(2 * node + 1)
+                        submit(2 * node + 2)
+                    elif bar is not None:
+                        bar.update(self.rows(node))
+        finally:
+            wait(running)  # on an error, let the tasks still running finish with the arrays
 
 
-@njit(cache=True, nogil=True)
-def rows_bounding_box(points, start, end, lower, upper):
-    """Write the per-dimension min and max of rows ``[start, end)`` into ``lower``/``upper``."""
-    n_dims = points.shape[1]
-    for c in range(n_dims):
-        lower[c] = points[start, c]
-        upper[c] = points[start, c]
-    for r in range(start + 1, end):
-        for c in range(n_dims):
-            v = points[r, c]
-            if v < lower[c]:
-                lower[c] = v
-            elif v > upper[c]:
-                upper[c] = v
-
-
-@njit(cache=True, nogil=True)
-def _widest_dimension(lower, upper):
-    best = 0
-    best_spread = upper[0] - lower[0]
-    for c in range(1, lower.shape[0]):
-        spread = upper[c] - lower[c]
-        if spread > best_spread:
-            best = c
-            best_spread = spread
-    return best
-
-
-@njit(cache=True, nogil=True)
-def build_subtree(points, idx, node_start, node_end, split_dim, split_value, node_bounds,
-                  root, n_internal, split_rule):
-    """Build the subtree rooted at node ``root`` whose row range is already set.
-
-    Fills, for every node of the subtree, its row range, split dimension and value (internal
-    nodes) and, with ``SPLIT_MAX_SPREAD``, the tight bounding box of internal nodes (it is
-    the spread scan). Leaf boxes are always written; :func:`merge_child_bounds` fills the
-    internal boxes for ``SPLIT_ROUND_ROBIN``. Nodes are processed depth-first from an
-    explicit stack; a subtree touches only its own rows, so distinct subtrees may be built
-    concurrently.
-    """
-    n_dims = points.shape[1]
-    stack = np.empty(64, dtype=np.int64)
-    stack[0] = root
-    top = 1
-    while top > 0:
-        top -= 1
-        node = stack[top]
-        start = node_start[node]
-        end = node_end[node]
-        if node >= n_internal:
-            split_dim[node] = -1
-            split_value[node] = 0
-            rows_bounding_box(points, start, end, node_bounds[0, node], node_bounds[1, node])
-            continue
-        if split_rule == SPLIT_MAX_SPREAD:
-            rows_bounding_box(points, start, end, node_bounds[0, node], node_bounds[1, node])
-            dim = _widest_dimension(node_bounds[0, node], node_bounds[1, node])
-        else:
-            depth = 0
-            v = node + 1
-            while v > 1:
-                v >>= 1
-                depth += 1
-            dim = depth % n_dims
-        mid = start + (end - start) // 2
-        select_kth(points, idx, start, end, mid, dim)
-        split_dim[node] = dim
-        split_value[node] = points[mid, dim]
-        left = 2 * node + 1
-        node_start[left] = start
-        node_end[left] = mid
-        node_start[left + 1] = mid
-        node_end[left + 1] = end
-        stack[top] = left + 1
-        stack[top + 1] = left
-        top += 2
-
-
-@njit(cache=True, nogil=True)
-def merge_child_bounds(node_bounds, n_internal):
-    """Fill each internal node's box as the union of its children's, bottom-up."""
-    n_dims = node_bounds.shape[2]
-    for node in range(n_internal - 1, -1, -1):
-        left = 2 * node + 1
-        for c in range(n_dims):
-            node_bounds[0, node, c] = min(node_bounds[0, left, c], node_bounds[0, left + 1, c])
-            node_bounds[1, node, c] = max(node_bounds[1, left, c], node_bounds[1, left + 1, c])
-
-
-def build_arrays(data: np.ndarray, leaf_size: int, split_rule: int, index_dtype) -> dict:
+def build_arrays(data: np.ndarray, leaf_size: int, split_rule: int, division: str, index_dtype,
+                 workers: int = 1, progress: bool = False) -> dict:
     """Build every array of a tree over validated ``data`` (C-contiguous float32/float64).
+
+    Parameters
+    ----------
+    data : ndarray of shape (n, d)
+    leaf_size : int
+        Validated, >= 1.
+    split_rule : int
+        ``SPLIT_MAX_SPREAD`` or ``SPLIT_ROUND_ROBIN``.
+    division : {"median", "root"}
+        Checked here.
+    index_dtype : numpy dtype
+        int32 or int64, for ``idx_array`` and the node row ranges.
+    workers : int
+        Threads to use (validated, >= 1). The tree does not depend on it.
+    progress : bool
+        Show a tqdm progress bar (checked here; tqdm is imported only then).
 
     Returns
     -------
     dict
         ``tree_data`` (points in tree order), ``idx_array``, ``node_start``, ``node_end``,
-        ``split_dim``, ``split_value``, ``node_bounds`` and ``n_levels``.
+        ``split_dim``, ``split_value``, ``node_bounds``, ``n_levels`` (maximum leaf depth) and
+        ``n_internal`` (number of internal nodes; nodes ``>= n_internal`` are leaves).
     """
-    n_points, n_dims = data.shape
-    n_levels = tree_levels(n_points, leaf_size)
-    n_nodes = (2 << n_levels) - 1
-    n_internal = (1 << n_levels) - 1
-    points = data.copy()
-    idx = np.arange(n_points, dtype=index_dtype)
-    node_start = np.empty(n_nodes, dtype=index_dtype)
-    node_end = np.empty(n_nodes, dtype=index_dtype)
-    split_dim = np.empty(n_nodes, dtype=np.int32)
-    split_value = np.empty(n_nodes, dtype=data.dtype)
-    node_bounds = np.empty((2, n_nodes, n_dims), dtype=data.dtype)
-    node_start[0] = 0
-    node_end[0] = n_points
-    build_subtree(points, idx, node_start, node_end, split_dim, split_value, node_bounds,
-                  0, n_internal, split_rule)
-    if split_rule == SPLIT_ROUND_ROBIN:
-        merge_child_bounds(node_bounds, n_internal)
-    return dict(tree_data=points, idx_array=idx, node_start=node_start, node_end=node_end,
-                split_dim=split_dim, split_value=split_value, node_bounds=node_bounds,
-                n_levels=n_levels)
+    division = check_division(division)
+    n_points = data.shape[0]
+    bar = _progress_bar(n_points) if check_progress(progress) else None
+    build = _Build(data, leaf_size, split_rule, division, index_dtype)
+    if n_points < PARALLEL_MIN_POINTS:
+        workers = 1
+    if workers == 1 and bar is None:
+        build.build_serial()
+        return build.arrays()
+    try:
+        build.build_parallel(workers, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return build.arrays()
