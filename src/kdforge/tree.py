@@ -105,8 +105,10 @@ class RadiusNeighbors(NamedTuple):
 
 
 def _split_by_indptr(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Object array of the per-row views ``values[indptr[i]:indptr[i + 1]]``."""
     out = np.empty(indptr.shape[0] - 1, dtype=object)
-    out[:] = np.split(values, indptr[1:-1]) if out.shape[0] else []
+    bounds = indptr.tolist()  # Python ints slice faster than NumPy scalars (np.split: 3x slower)
+    out[:] = [values[bounds[i]:bounds[i + 1]] for i in range(out.shape[0])]
     return out
 
 
@@ -356,9 +358,9 @@ class KDTree(NodeMixin, PersistenceMixin):
         def task(start, stop):
             return radius_batch(self._tree_data, self._idx_array, self._node_start,
                                 self._node_end, self._split_dim, self._split_value,
-                                self._node_bounds, self.n_internal, self._n_levels, queries,
-                                order[start:stop], radii_reduced, metric, p, mode,
-                                bool(sort_results), probe)
+                                self._node_bounds[0, 0], self._node_bounds[1, 0],
+                                self.n_internal, self._n_levels, queries, order[start:stop],
+                                radii_reduced, metric, p, mode, bool(sort_results), probe)
 
         parts = run_chunked(task, queries.shape[0], workers)
         counts = _concatenate([part[0] for part in parts])
