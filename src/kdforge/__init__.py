@@ -1,11 +1,16 @@
 """kdforge: fast, complete KD-trees for Python.
 
 The main entry point is :class:`kdforge.KDTree`; see its docstring and :mod:`kdforge.tree`
-for the array layout.
+for the array layout. :mod:`kdforge.brute` is the exact brute-force engine,
+:mod:`kdforge.words` loads word vectors, :func:`kdforge.load` reads a saved tree and
+:mod:`kdforge.plot` (optional, matplotlib) draws 2-D trees.
 """
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
+from . import brute, words
+from .io import TreeFileError, load
+from .nodes import NodeIdError
 from .tree import DEFAULT_LEAF_SIZE, INDEX_INT32_LIMIT, KDTree, RadiusNeighbors
 
 try:
@@ -13,4 +18,15 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["KDTree", "RadiusNeighbors", "DEFAULT_LEAF_SIZE", "INDEX_INT32_LIMIT", "__version__"]
+__all__ = [
+    "KDTree",
+    "RadiusNeighbors",
+    "NodeIdError",
+    "TreeFileError",
+    "load",
+    "brute",
+    "words",
+    "DEFAULT_LEAF_SIZE",
+    "INDEX_INT32_LIMIT",
+    "__version__",
+]
