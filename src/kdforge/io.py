@@ -172,8 +172,10 @@ _MESSAGES = {
 
 
 class TreeFileError(ValueError):
-    """A tree file (or pickled tree) is not valid: corrupt, truncated, crafted, or from an
-    unsupported format version."""
+    """Raised for a tree file (or pickled tree) that is not a valid tree.
+
+    The file may be corrupt, truncated, crafted, or of an unsupported format version.
+    """
 
 
 # ---------------------------------------------------------------------- validation kernels
@@ -411,7 +413,8 @@ def save(tree, path, *, include_data: bool = True) -> None:
     path : str or os.PathLike
         Destination. The file is written under a temporary name in the same directory and
         then renamed over ``path``, so readers never see a partial file and a tree still
-        memory-mapped from an older file at ``path`` keeps working.
+        memory-mapped from an older file at ``path`` keeps working (on POSIX systems;
+        Windows refuses to replace a file that is mapped).
     include_data : bool, default True
         Also store the points in their original order. Without them the file is
         ``n * d * itemsize`` bytes smaller but :func:`load` must rebuild them (O(n)).
