@@ -12,10 +12,11 @@ Parallel schedule (``workers > 1``), all from the calling thread:
    with all threads working inside it: its bounding box, and every round of its selection
    on ranges of at least ``CHUNKED_MIN_ROWS`` rows, are cut into chunks
    (see :mod:`kdforge._build_select`).
-3. *Task* phase: the open nodes become tasks on the shared thread pool. A node of more than
-   ``n / (TASKS_PER_WORKER * workers)`` rows is a task that splits it and then queues its two
-   children; a smaller one is a task that builds its whole subtree. Threads take tasks as
-   they free up, so uneven subtrees balance out.
+3. *Task* phase: the open nodes become tasks on the shared thread pool. A task goes depth
+   first: while its node has more than ``n / (TASKS_PER_WORKER * workers)`` rows it splits
+   it, queues the right child as a new task and goes on with the left child, whose rows are
+   still in its cache; then it builds the rest of the subtree whole. Threads take queued
+   tasks as they free up, oldest (biggest) first, so uneven subtrees balance out.
 
 Every kernel is ``nogil`` and serial; none uses Numba's ``parallel=True`` threading layers,
 so any number of Python threads may build trees at once. The chunked partition does the
@@ -25,7 +26,8 @@ same work whichever thread runs which chunk, so the tree is identical for every 
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, wait
+import threading
+from queue import SimpleQueue
 
 import numpy as np
 
@@ -46,16 +48,19 @@ from ._build_kernels import (
 from ._build_select import (
     CHUNK_ROWS,
     CHUNKED_MIN_ROWS,
-    MAX_SAMPLE,
-    PARTITION_BLOCK,
+    SMALL_ROWS,
     advance,
     choose_threshold,
     misplaced_runs,
+    new_scratch,
     partition_chunks,
     select_rows,
     swap_misplaced,
 )
 from ._parallel import _pool
+
+#: Name prefix of the threads of :func:`kdforge._parallel._pool`.
+POOL_THREAD_PREFIX = "kdforge"
 
 __all__ = [
     "SPLIT_MAX_SPREAD",
@@ -76,8 +81,8 @@ DIVISION_RULES = {"median": DIVISION_MEDIAN, "root": DIVISION_ROOT}
 PARALLEL_MIN_POINTS = 1 << 16
 #: Subtree tasks per thread in the task phase: enough for uneven subtrees to balance out.
 TASKS_PER_WORKER = 8
-#: Smallest subtree task, in rows.
-MIN_TASK_ROWS = 1 << 12
+#: Smallest subtree task, in rows: below, the hand-off to a thread costs too much.
+MIN_TASK_ROWS = 4 * SMALL_ROWS
 #: With ``progress`` and one thread, the build still runs as tasks, this many.
 PROGRESS_TASKS = 64
 
@@ -134,6 +139,12 @@ def _progress_bar(total: int):
         raise ImportError("progress=True needs tqdm: install the extra with "
                           "`pip install kdforge[progress]` (or `pip install tqdm`)") from exc
     return tqdm(total=total, unit="pt", unit_scale=True, desc="building KDTree")
+
+
+def _on_pool_thread() -> bool:
+    """Whether the caller runs on a kdforge pool thread: waiting there for tasks queued on the
+    same pool could deadlock, so a build started there runs serially."""
+    return threading.current_thread().name.startswith(POOL_THREAD_PREFIX)
 
 
 def _even_parts(n_items: int, n_parts: int) -> list[tuple[int, int]]:
@@ -222,29 +233,26 @@ class _Build:
         n_dims = self.points.shape[1]
         if self.split_rule == SPLIT_MAX_SPREAD:
             parts = _even_parts(end - start, workers)
-            lower = np.empty((len(parts), n_dims), dtype=self.points.dtype)
-            upper = np.empty_like(lower)
-            self._map(pool, rows_bounds, [(self.points, start + a, start + b, lower[i], upper[i])
+            partial = np.empty((2, len(parts), n_dims), dtype=self.points.dtype)
+            self._map(pool, rows_bounds, [(self.points, start + a, start + b, partial, i)
                                           for i, (a, b) in enumerate(parts)])
-            self.node_bounds[0, node] = lower.min(axis=0)
-            self.node_bounds[1, node] = upper.max(axis=0)
-            dim = widest_dimension(self.node_bounds[0, node], self.node_bounds[1, node])
+            self.node_bounds[0, node] = partial[0].min(axis=0)
+            self.node_bounds[1, node] = partial[1].max(axis=0)
+            dim = widest_dimension(self.node_bounds, node)
         else:
             dim = round_robin_dimension(node, n_dims)
         k = int(self.node_end[2 * node + 1])
-        sample = np.empty(MAX_SAMPLE, dtype=self.points.dtype)
+        scratch = new_scratch(self.points, self.idx)
         # the rounds of select_rows on long ranges, with each partition spread over threads
         lo, hi, floor, has_floor, round_no = start, end, 0.0, False, 0
         while hi - lo >= CHUNKED_MIN_ROWS:
             threshold, equal_only = choose_threshold(self.points, lo, hi, k, dim, floor,
-                                                     has_floor, round_no, sample)
+                                                     has_floor, round_no, scratch)
             boundary = self._partition_wide(pool, workers, lo, hi, dim, threshold)
             round_no += 1
             lo, hi, floor, has_floor = advance(lo, hi, k, boundary, threshold, equal_only,
                                                floor, has_floor)
-        offsets = np.empty((2, PARTITION_BLOCK), dtype=np.int32)
-        select_rows(self.points, self.idx, lo, hi, k, dim, floor, has_floor, round_no, sample,
-                    offsets[0], offsets[1])
+        select_rows(self.points, self.idx, lo, hi, k, dim, floor, has_floor, round_no, scratch)
         self.split_dim[node] = dim
         self.split_value[node] = self.points[k, dim]
 
@@ -263,45 +271,52 @@ class _Build:
         return int(boundary)
 
     def _run_tasks(self, pool, nodes: list[int], task_rows: int, bar) -> None:
-        """Build the subtrees of ``nodes``: big nodes split as tasks, small subtrees whole."""
+        """Build the subtrees of ``nodes`` as tasks, depth first within each task.
 
-        def task_of(node):
-            if node < self.n_internal and self.rows(node) > task_rows:
-                return self._split_one, True
-            return self._build_subtree, False
-
-        if pool is None:
-            stack = list(reversed(nodes))
-            while stack:
-                node = stack.pop()
-                kernel, splits = task_of(node)
-                kernel(node)
-                if splits:
-                    stack += [2 * node + 2, 2 * node + 1]
-                elif bar is not None:
-                    bar.update(self.rows(node))
-            return
-        running = {}
+        A task splits its node while it has more than ``task_rows`` rows, queueing the right
+        child as a new task and going on with the left one (whose rows it just touched, so
+        they are in its cache), then builds the remaining subtree whole. Idle threads take
+        the oldest queued task: the biggest pending subtree. ``nodes`` must not overlap.
+        """
+        stack = []  # pending nodes when running on the calling thread
+        queued = SimpleQueue()  # futures of queued tasks when running on the pool
 
         def submit(node):
-            kernel, splits = task_of(node)
-            running[pool.submit(kernel, node)] = (node, splits)
+            if pool is None:
+                stack.append(node)
+            else:
+                queued.put(pool.submit(process, node))
 
-        for node in nodes:
+        def process(node):
+            while node < self.n_internal and self.rows(node) > task_rows:
+                self._split_one(node)
+                submit(2 * node + 2)
+                node = 2 * node + 1
+            self._build_subtree(node)
+            return self.rows(node)
+
+        for node in reversed(nodes):
             submit(node)
-        try:
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    node, splits = running.pop(future)
-                    future.result()
-                    if splits:
-                        submit(2 * node + 1)
-                        submit(2 * node + 2)
-                    elif bar is not None:
-                        bar.update(self.rows(node))
-        finally:
-            wait(running)  # on an error, let the tasks still running finish with the arrays
+        if pool is None:
+            while stack:
+                done_rows = process(stack.pop())
+                if bar is not None:
+                    bar.update(done_rows)
+            return
+        # A task queues its children before it completes, so once every future taken from
+        # the queue has completed and the queue is empty, every task has run.
+        error = None
+        while not queued.empty():
+            future = queued.get()
+            try:
+                done_rows = future.result()
+            except BaseException as exc:  # let the other tasks finish with the arrays first
+                error = error or exc
+                continue
+            if bar is not None:
+                bar.update(done_rows)
+        if error is not None:
+            raise error
 
 
 def build_arrays(data: np.ndarray, leaf_size: int, split_rule: int, division: str, index_dtype,
@@ -335,7 +350,7 @@ def build_arrays(data: np.ndarray, leaf_size: int, split_rule: int, division: st
     n_points = data.shape[0]
     bar = _progress_bar(n_points) if check_progress(progress) else None
     build = _Build(data, leaf_size, split_rule, division, index_dtype)
-    if n_points < PARALLEL_MIN_POINTS:
+    if n_points < PARALLEL_MIN_POINTS or _on_pool_thread():
         workers = 1
     if workers == 1 and bar is None:
         build.build_serial()

@@ -14,12 +14,24 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._build_select import MAX_SAMPLE, PARTITION_BLOCK, select_rows
+from ._build_select import (
+    RANK_SORT_MAX,
+    SMALL_ROWS,
+    key,
+    new_scratch,
+    permute_rows,
+    rank_sort_pairs,
+    select_pairs,
+    select_rows,
+)
 
 SPLIT_MAX_SPREAD = 0
 SPLIT_ROUND_ROBIN = 1
 DIVISION_MEDIAN = 0
 DIVISION_ROOT = 1
+
+#: Placeholder permutation for :func:`_bounds` on rows in place.
+_NO_ORDER = np.zeros(1, dtype=np.int32)
 
 
 @njit(cache=True, nogil=True)
@@ -68,61 +80,75 @@ def copy_rows(data, points, idx, start, end):
         idx[r] = r
 
 
-@njit(cache=True, nogil=True)
-def rows_bounds(points, start, end, lower, upper):
-    """Write the per-dimension min and max of rows ``[start, end)`` into ``lower``/``upper``.
+@njit(cache=True, nogil=True, inline="always")
+def _row_of(base, order, i):
+    return np.uint64(base + order[np.uint64(i)])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bounds(points, base, order, start, end, bounds, slot, gather):
+    """Min and max of each column over rows ``start .. end - 1`` (through ``order`` when
+    ``gather``) into ``bounds[0, slot]`` and ``bounds[1, slot]``.
 
     Columns are scanned three at a time with the six running extremes in registers (about
     twice as fast as one column at a time), the remaining one or two columns one by one.
     """
     n_dims = points.shape[1]
     c = 0
-    while c + 3 <= n_dims:
-        lo0 = hi0 = points[start, c]
-        lo1 = hi1 = points[start, c + 1]
-        lo2 = hi2 = points[start, c + 2]
-        for r in range(start + 1, end):
-            v0 = points[r, c]
-            v1 = points[r, c + 1]
-            v2 = points[r, c + 2]
-            lo0 = min(lo0, v0)
-            hi0 = max(hi0, v0)
-            lo1 = min(lo1, v1)
-            hi1 = max(hi1, v1)
-            lo2 = min(lo2, v2)
-            hi2 = max(hi2, v2)
-        lower[c] = lo0
-        upper[c] = hi0
-        lower[c + 1] = lo1
-        upper[c + 1] = hi1
-        lower[c + 2] = lo2
-        upper[c + 2] = hi2
-        c += 3
     while c < n_dims:
-        lo0 = hi0 = points[start, c]
-        for r in range(start + 1, end):
-            v0 = points[r, c]
-            lo0 = min(lo0, v0)
-            hi0 = max(hi0, v0)
-        lower[c] = lo0
-        upper[c] = hi0
-        c += 1
+        first = _row_of(base, order, start) if gather else np.uint64(start)
+        if c + 3 <= n_dims:
+            lo0 = hi0 = points[first, c]
+            lo1 = hi1 = points[first, c + 1]
+            lo2 = hi2 = points[first, c + 2]
+            for i in range(start + 1, end):
+                r = _row_of(base, order, i) if gather else np.uint64(i)
+                v0 = points[r, c]
+                v1 = points[r, c + 1]
+                v2 = points[r, c + 2]
+                lo0 = min(lo0, v0)
+                hi0 = max(hi0, v0)
+                lo1 = min(lo1, v1)
+                hi1 = max(hi1, v1)
+                lo2 = min(lo2, v2)
+                hi2 = max(hi2, v2)
+            bounds[0, slot, c + 1] = lo1
+            bounds[1, slot, c + 1] = hi1
+            bounds[0, slot, c + 2] = lo2
+            bounds[1, slot, c + 2] = hi2
+            width = 3
+        else:
+            lo0 = hi0 = points[first, c]
+            for i in range(start + 1, end):
+                v0 = points[_row_of(base, order, i) if gather else np.uint64(i), c]
+                lo0 = min(lo0, v0)
+                hi0 = max(hi0, v0)
+            width = 1
+        bounds[0, slot, c] = lo0
+        bounds[1, slot, c] = hi0
+        c += width
 
 
 @njit(cache=True, nogil=True)
-def widest_dimension(lower, upper):
-    """First dimension of largest ``upper - lower``."""
+def rows_bounds(points, start, end, bounds, slot):
+    """Min and max of each column over rows ``[start, end)`` into ``bounds[:, slot]``."""
+    _bounds(points, 0, _NO_ORDER, start, end, bounds, slot, False)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def widest_dimension(bounds, slot):
+    """First dimension of largest spread ``bounds[1, slot] - bounds[0, slot]``."""
     best = 0
-    best_spread = upper[0] - lower[0]
-    for c in range(1, lower.shape[0]):
-        spread = upper[c] - lower[c]
+    best_spread = bounds[1, slot, 0] - bounds[0, slot, 0]
+    for c in range(1, bounds.shape[2]):
+        spread = bounds[1, slot, c] - bounds[0, slot, c]
         if spread > best_spread:
             best = c
             best_spread = spread
     return best
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def round_robin_dimension(node, n_dims):
     """Split dimension of ``node`` under the round-robin rule: its depth modulo ``n_dims``."""
     depth = 0
@@ -135,23 +161,21 @@ def round_robin_dimension(node, n_dims):
 
 @njit(cache=True, nogil=True)
 def split_node(points, idx, node_start, node_end, split_dim, split_value, node_bounds, node,
-               split_rule, sample, offsets_left, offsets_right):
+               split_rule, scratch):
     """Choose the split of internal ``node`` and select its rows around it.
 
     With ``SPLIT_MAX_SPREAD`` the node's bounding box is computed first (it gives the
-    spreads). ``sample``, ``offsets_left`` and ``offsets_right`` are scratch buffers of
-    sizes ``MAX_SAMPLE`` and ``PARTITION_BLOCK``.
+    spreads). ``scratch`` comes from :func:`~kdforge._build_select.new_scratch`.
     """
     start = node_start[node]
     end = node_end[node]
     if split_rule == SPLIT_MAX_SPREAD:
-        rows_bounds(points, start, end, node_bounds[0, node], node_bounds[1, node])
-        dim = widest_dimension(node_bounds[0, node], node_bounds[1, node])
+        rows_bounds(points, start, end, node_bounds, node)
+        dim = widest_dimension(node_bounds, node)
     else:
         dim = round_robin_dimension(node, points.shape[1])
     k = node_end[2 * node + 1]
-    select_rows(points, idx, start, end, k, dim, 0.0, False, 0, sample, offsets_left,
-                offsets_right)
+    select_rows(points, idx, start, end, k, dim, 0.0, False, 0, scratch)
     split_dim[node] = dim
     split_value[node] = points[k, dim]
 
@@ -159,12 +183,60 @@ def split_node(points, idx, node_start, node_end, split_dim, split_value, node_b
 @njit(cache=True, nogil=True)
 def split_one_node(points, idx, node_start, node_end, split_dim, split_value, node_bounds,
                    node, split_rule):
-    """:func:`split_node` with its own scratch buffers: a task for a thread."""
-    sample = np.empty(MAX_SAMPLE, dtype=points.dtype)
-    offsets_left = np.empty(PARTITION_BLOCK, dtype=np.int32)
-    offsets_right = np.empty(PARTITION_BLOCK, dtype=np.int32)
+    """:func:`split_node` with its own scratch arrays: a task for a thread."""
     split_node(points, idx, node_start, node_end, split_dim, split_value, node_bounds, node,
-               split_rule, sample, offsets_left, offsets_right)
+               split_rule, new_scratch(points, idx))
+
+
+@njit(cache=True, nogil=True)
+def build_small_subtree(points, idx, node_start, node_end, split_dim, split_value,
+                        node_bounds, root, n_internal, split_rule, scratch):
+    """Build the subtree of ``root`` (at most ``SMALL_ROWS`` rows) on key/position pairs.
+
+    The rows stay put while the subtree is built: every node gathers its split column
+    through the permutation ``order``, selects on (key, position) pairs
+    (:func:`~kdforge._build_select.select_pairs`) and computes its box through ``order``;
+    the rows move once, at the end. Each node makes the same choices as
+    :func:`split_node` would, by the same rules.
+    """
+    offsets, keys, order, rows, row_idx = scratch
+    spare_keys = keys[SMALL_ROWS:]
+    spare_order = order[SMALL_ROWS:]
+    base = node_start[root]
+    n = node_end[root] - base
+    for i in range(n):
+        order[np.uint64(i)] = i
+    stack = np.empty(64, dtype=np.int64)
+    stack[0] = root
+    top = 1
+    while top > 0:
+        top -= 1
+        node = stack[top]
+        start = node_start[node] - base
+        end = node_end[node] - base
+        if node >= n_internal:
+            split_dim[node] = -1
+            split_value[node] = 0
+            _bounds(points, base, order, start, end, node_bounds, node, True)
+            continue
+        if split_rule == SPLIT_MAX_SPREAD:
+            _bounds(points, base, order, start, end, node_bounds, node, True)
+            dim = widest_dimension(node_bounds, node)
+        else:
+            dim = round_robin_dimension(node, points.shape[1])
+        for i in range(start, end):
+            keys[np.uint64(i)] = key(points, base + order[np.uint64(i)], dim)
+        k = node_end[2 * node + 1] - base
+        if end - start <= RANK_SORT_MAX:
+            rank_sort_pairs(keys, order, start, end, spare_keys, spare_order)
+        else:
+            select_pairs(keys, order, start, end, k, spare_keys, spare_order, offsets)
+        split_dim[node] = dim
+        split_value[node] = keys[np.uint64(k)]
+        stack[top] = 2 * node + 2
+        stack[top + 1] = 2 * node + 1
+        top += 2
+    permute_rows(points, idx, base, order, n, rows, row_idx)
 
 
 @njit(cache=True, nogil=True)
@@ -174,25 +246,27 @@ def build_subtree(points, idx, node_start, node_end, split_dim, split_value, nod
 
     Fills the split of every internal node, and the bounding box of every leaf and, with
     ``SPLIT_MAX_SPREAD``, of every internal node (:func:`merge_child_bounds` fills the
-    internal boxes for ``SPLIT_ROUND_ROBIN``). A subtree touches only its own rows.
+    internal boxes for ``SPLIT_ROUND_ROBIN``). Subtrees of at most ``SMALL_ROWS`` rows go to
+    :func:`build_small_subtree`. A subtree touches only its own rows.
     """
-    sample = np.empty(MAX_SAMPLE, dtype=points.dtype)
-    offsets_left = np.empty(PARTITION_BLOCK, dtype=np.int32)
-    offsets_right = np.empty(PARTITION_BLOCK, dtype=np.int32)
+    scratch = new_scratch(points, idx)
     stack = np.empty(64, dtype=np.int64)
     stack[0] = root
     top = 1
     while top > 0:
         top -= 1
         node = stack[top]
+        if node_end[node] - node_start[node] <= SMALL_ROWS:
+            build_small_subtree(points, idx, node_start, node_end, split_dim, split_value,
+                                node_bounds, node, n_internal, split_rule, scratch)
+            continue
         if node >= n_internal:
             split_dim[node] = -1
             split_value[node] = 0
-            rows_bounds(points, node_start[node], node_end[node], node_bounds[0, node],
-                        node_bounds[1, node])
+            rows_bounds(points, node_start[node], node_end[node], node_bounds, node)
             continue
         split_node(points, idx, node_start, node_end, split_dim, split_value, node_bounds,
-                   node, split_rule, sample, offsets_left, offsets_right)
+                   node, split_rule, scratch)
         stack[top] = 2 * node + 2
         stack[top + 1] = 2 * node + 1
         top += 2

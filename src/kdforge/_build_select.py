@@ -1,33 +1,39 @@
 """Selection kernels of the build: move the k-th smallest value of one column to row k.
 
 Every kernel reorders rows of ``points`` (the tree's private copy of the data) and of ``idx``
-together, so ``points[j] == data[idx[j]]`` holds throughout.
+together, so ``points[j] == data[idx[j]]`` holds throughout. Afterwards
+``points[lo:k, dim] <= points[k, dim] <= points[k+1:hi, dim]``.
 
-Algorithm
----------
-:func:`select_rows` narrows a row range ``[lo, hi)`` around the target row ``k`` in *rounds*.
-A round draws a deterministic pseudo-random sample of the range, takes as threshold ``t`` the
-sample value a little below (when ``k`` lies in the upper half of the range) or above the
-target rank (Floyd & Rivest), and partitions the range into rows ``< t`` and rows ``>= t``;
-the part holding ``k`` becomes the new range. The first round halves the range, the second
-leaves a few per cent of it, and ranges of at most ``SMALL_SELECT`` rows finish with a
-quickselect. Duplicates: once every row of the range is known to be ``>= t`` and the next
-pivot equals ``t``, the round partitions on ``<= pivot`` instead, so all-equal and
-few-valued columns finish in two rounds.
-
-Partitioning is branch-free where it matters:
+Long ranges (:func:`select_rows`, more than ``SMALL_ROWS`` rows) narrow ``[lo, hi)`` around
+``k`` in *rounds*. A round draws a deterministic pseudo-random sample of
+``SAMPLE_FACTOR * sqrt(hi - lo)`` values, takes as pivot the sample value at the target's
+rank (selected, not sorted), and partitions the range into rows ``< pivot`` and rows ``>= pivot``; the part holding
+``k`` becomes the range. On uniform data the rounds scan about 1.56 times the range in all
+(the first round scans it once and leaves ``k`` near the edge of one half). Partitioning is
+branch-free where it matters:
 
 * :func:`partition_rows` is the block partition of BlockQuicksort (Edelkamp & Weiss, 2016):
-  the positions of misplaced rows of a block are recorded without branches, then swapped.
+  the offsets of misplaced rows in blocks of ``PARTITION_BLOCK`` rows are recorded without
+  branches, then the misplaced rows are swapped in pairs.
 * Ranges of at least ``CHUNKED_MIN_ROWS`` rows are partitioned *chunk-wise*
-  (:func:`partition_chunks`, :func:`misplaced_runs`, :func:`swap_misplaced`): every chunk of
-  ``CHUNK_ROWS`` rows is partitioned in cache on its own, then the rows of the wrong class on
-  each side of the global boundary are swapped pairwise, the i-th misplaced row on the left
-  with the i-th on the right. The chunks, and slices of the swap list, are independent tasks
-  that threads may share in any way: the result never depends on the number of threads.
+  (:func:`partition_chunks`, :func:`misplaced_runs`, :func:`swap_misplaced`): each chunk of
+  ``CHUNK_ROWS`` rows is partitioned on its own, in cache; then the i-th misplaced row left
+  of the global boundary is swapped with the i-th misplaced row right of it. Chunks, and
+  slices of the list of swaps, are independent: threads may share them in any way and the
+  result is the same.
 
-The whole procedure is deterministic, so a tree built with any number of threads is the
-same tree.
+Short ranges (:func:`select_small`) copy the column into a key array with the rows' local
+positions and select on these (key, position) pairs (:func:`select_pairs`: quickselect with
+median-of-3 pivots and a branch-free Lomuto partition; :func:`rank_sort_pairs` below
+``RANK_SORT_MAX`` pairs); then every row moves once (:func:`permute_rows`).
+
+Duplicates: a round that leaves every row of the range ``>= floor`` and then draws the pivot
+``floor`` again partitions on ``<= pivot`` (``< nextafter(pivot)``), so all-equal and
+few-valued columns take two rounds, not one per value; :func:`select_pairs` likewise gathers
+the keys equal to a repeated pivot in one pass.
+
+Every choice depends only on the data and the range, never on the thread count, so a tree
+built with any number of threads is the same tree.
 """
 
 from __future__ import annotations
@@ -39,21 +45,23 @@ from numba import njit
 CHUNK_ROWS = 1 << 14
 #: Ranges of at least this many rows are partitioned chunk-wise (and so in parallel).
 CHUNKED_MIN_ROWS = 1 << 17
-#: Ranges of at most this many rows finish with an insertion sort.
-SMALL_SELECT = 16
-#: Ranges of at most this many rows take the median of their first, middle and last values
-#: as pivot (for the first ``MEDIAN_OF_3_ROUNDS`` rounds); longer ones sort a sample.
-MEDIAN_OF_3_MAX = 256
-#: Rounds with median-of-3 pivots before a range switches to pseudo-random samples, which
-#: no input order can defeat (introselect's safeguard).
+#: Ranges of at most this many rows are selected as key/position pairs
+#: (:func:`select_small`), and subtrees of at most this many rows are built that way.
+SMALL_ROWS = 1024
+#: Key/position ranges of at most this many pairs are sorted by rank (:func:`rank_sort_pairs`).
+RANK_SORT_MAX = 24
+#: Key/position ranges of more than this many pairs use the block partition.
+LOMUTO_MAX = 128
+#: Pairs per block of :func:`partition_pairs`.
+PAIR_BLOCK = 32
+#: Rounds of :func:`select_pairs` with median-of-3 pivots before it switches to
+#: pseudo-random pivots, which no input order can defeat (introselect's safeguard).
 MEDIAN_OF_3_ROUNDS = 16
 #: Sample size is ``SAMPLE_FACTOR * sqrt(range length)``, at most ``MAX_SAMPLE``.
 SAMPLE_FACTOR = 0.5
-MAX_SAMPLE = 4096
-#: Rows per block of the block partition (``SMALL_BLOCK`` below ``LARGE_BLOCK_MIN`` rows).
+MAX_SAMPLE = SMALL_ROWS
+#: Rows per block of the block partition.
 PARTITION_BLOCK = 128
-SMALL_BLOCK = 32
-LARGE_BLOCK_MIN = 2048
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -115,14 +123,176 @@ def _next_random(state):
     return state * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _median_of_3(a, b, c):
+    if a > b:
+        a, b = b, a
+    if b > c:
+        b = c
+        if a > b:
+            b = a
+    return b
+
+
 @njit(cache=True, nogil=True)
-def insertion_sort_rows(points, idx, lo, hi, dim):
-    """Sort rows ``[lo, hi)`` by column ``dim`` (for a handful of rows)."""
-    for i in range(lo + 1, hi):
-        j = i
-        while j > lo and key(points, j - 1, dim) > key(points, j, dim):
-            swap_rows(points, idx, j - 1, j)
-            j -= 1
+def rank_sort_pairs(keys, order, lo, hi, spare_keys, spare_order):
+    """Sort the pairs ``lo .. hi - 1`` by key, ties in position order (a few dozen pairs).
+
+    Each pair's place is its rank, counted by branch-free comparisons with every other key
+    (a loop LLVM vectorises); ``spare_keys``/``spare_order`` hold at least ``hi - lo``.
+    """
+    n = hi - lo
+    for i in range(n):
+        ki = keys[np.uint64(lo + i)]
+        rank = 0
+        for j in range(n):
+            kj = keys[np.uint64(lo + j)]
+            rank += np.int64(kj < ki) + np.int64((kj == ki) & (j < i))
+        spare_keys[np.uint64(rank)] = ki
+        spare_order[np.uint64(rank)] = order[np.uint64(lo + i)]
+    for i in range(n):
+        keys[np.uint64(lo + i)] = spare_keys[np.uint64(i)]
+        order[np.uint64(lo + i)] = spare_order[np.uint64(i)]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _swap_pairs(keys, order, a, b):
+    ua = np.uint64(a)
+    ub = np.uint64(b)
+    k = keys[ua]
+    keys[ua] = keys[ub]
+    keys[ub] = k
+    o = order[ua]
+    order[ua] = order[ub]
+    order[ub] = o
+
+
+@njit(cache=True, nogil=True)
+def partition_pairs(keys, order, lo, hi, pivot, offsets_left, offsets_right):
+    """:func:`partition_rows` for (key, position) pairs, in blocks of ``PAIR_BLOCK``.
+
+    Returns the boundary ``b``: keys ``[lo, b)`` are ``< pivot``, keys ``[b, hi)`` are not.
+    """
+    left = lo
+    right = hi - 1
+    n_left = 0
+    n_right = 0
+    first_left = 0
+    first_right = 0
+    while right - left + 1 >= 2 * PAIR_BLOCK:
+        if n_left == 0:
+            first_left = 0
+            for i in range(PAIR_BLOCK):
+                offsets_left[np.uint64(n_left)] = i
+                n_left += keys[np.uint64(left + i)] >= pivot
+        if n_right == 0:
+            first_right = 0
+            for i in range(PAIR_BLOCK):
+                offsets_right[np.uint64(n_right)] = i
+                n_right += keys[np.uint64(right - i)] < pivot
+        n_swaps = min(n_left, n_right)
+        for j in range(n_swaps):
+            _swap_pairs(keys, order, left + offsets_left[np.uint64(first_left + j)],
+                        right - offsets_right[np.uint64(first_right + j)])
+        n_left -= n_swaps
+        n_right -= n_swaps
+        first_left += n_swaps
+        first_right += n_swaps
+        if n_left == 0:
+            left += PAIR_BLOCK
+        if n_right == 0:
+            right -= PAIR_BLOCK
+    return _lomuto_pairs(keys, order, left, right + 1, pivot)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lomuto_pairs(keys, order, lo, hi, pivot):
+    """Branch-free Lomuto partition of pairs ``[lo, hi)`` on ``key < pivot``; the boundary."""
+    boundary = lo
+    for i in range(lo, hi):
+        ui = np.uint64(i)
+        ub = np.uint64(boundary)
+        ki = keys[ui]
+        oi = order[ui]
+        keys[ui] = keys[ub]
+        order[ui] = order[ub]
+        keys[ub] = ki
+        order[ub] = oi
+        boundary += ki < pivot
+    return boundary
+
+
+@njit(cache=True, nogil=True)
+def select_pairs(keys, order, lo, hi, k, spare_keys, spare_order, offsets):
+    """Order the pairs ``(keys[i], order[i])``, ``lo <= i < hi``, so ``keys[k]`` is in place.
+
+    Afterwards ``keys[lo:k] <= keys[k] <= keys[k+1:hi]``. Quickselect on 8 + 4 byte pairs
+    instead of rows: ranges of more than ``LOMUTO_MAX`` pairs take a ninther pivot and the
+    block partition (:func:`partition_pairs`), shorter ones a median-of-3 pivot and a
+    branch-free Lomuto partition, and ranges of at most ``RANK_SORT_MAX`` pairs are sorted
+    (:func:`rank_sort_pairs`). When nothing is smaller than the pivot (it is the range's
+    minimum, maybe repeated), one pass gathers the keys equal to it, so a run of equal keys
+    costs one pass. ``spare_keys``/``spare_order`` hold ``RANK_SORT_MAX`` entries and
+    ``offsets`` two rows of at least ``PAIR_BLOCK``.
+    """
+    rounds = 0
+    state = np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(hi - lo)
+    while hi - lo > 1:
+        n = hi - lo
+        if n <= RANK_SORT_MAX:
+            rank_sort_pairs(keys, order, lo, hi, spare_keys, spare_order)
+            return
+        if rounds >= MEDIAN_OF_3_ROUNDS:
+            state = _next_random(state)
+            pivot = keys[np.uint64(lo) + (state >> np.uint64(33)) % np.uint64(n)]
+        elif n > LOMUTO_MAX:
+            step = n // 8
+            pivot = _median_of_3(
+                _median_of_3(keys[np.uint64(lo)], keys[np.uint64(lo + step)],
+                             keys[np.uint64(lo + 2 * step)]),
+                _median_of_3(keys[np.uint64(lo + 3 * step)], keys[np.uint64(lo + n // 2)],
+                             keys[np.uint64(lo + 5 * step)]),
+                _median_of_3(keys[np.uint64(lo + 6 * step)], keys[np.uint64(lo + 7 * step)],
+                             keys[np.uint64(hi - 1)]))
+        else:
+            pivot = _median_of_3(keys[np.uint64(lo)], keys[np.uint64(lo + n // 2)],
+                                 keys[np.uint64(hi - 1)])
+        rounds += 1
+        if n > LOMUTO_MAX:
+            boundary = partition_pairs(keys, order, lo, hi, pivot, offsets[0], offsets[1])
+        else:
+            boundary = _lomuto_pairs(keys, order, lo, hi, pivot)
+        if k < boundary:
+            hi = boundary
+        elif boundary > lo:
+            lo = boundary
+        else:
+            equal_end = lo
+            for i in range(lo, hi):
+                ki = keys[np.uint64(i)]
+                _swap_pairs(keys, order, i, equal_end)
+                equal_end += ki == pivot
+            if k < equal_end:
+                return
+            lo = equal_end
+
+
+@njit(cache=True, nogil=True)
+def permute_rows(points, idx, base, order, n, rows, row_idx):
+    """Reorder rows ``base .. base + n - 1`` so local row ``i`` becomes local ``order[i]``.
+
+    ``rows`` and ``row_idx`` are scratch arrays of at least ``n`` entries.
+    """
+    for i in range(n):
+        src = np.uint64(base + order[np.uint64(i)])
+        for c in range(points.shape[1]):
+            rows[np.uint64(i), c] = points[src, c]
+        row_idx[np.uint64(i)] = idx[src]
+    for i in range(n):
+        dst = np.uint64(base + i)
+        for c in range(points.shape[1]):
+            points[dst, c] = rows[np.uint64(i), c]
+        idx[dst] = row_idx[np.uint64(i)]
 
 
 @njit(cache=True, nogil=True)
@@ -139,7 +309,7 @@ def partition_rows(points, idx, lo, hi, dim, threshold, offsets_left, offsets_ri
     int
         The boundary ``b``: rows ``[lo, b)`` are ``< threshold``, rows ``[b, hi)`` are not.
     """
-    block = PARTITION_BLOCK if hi - lo >= LARGE_BLOCK_MIN else SMALL_BLOCK
+    block = PARTITION_BLOCK
     left = lo
     right = hi - 1
     n_left = 0
@@ -242,6 +412,20 @@ def misplaced_runs(lo, hi, counts):
 
 
 @njit(cache=True, nogil=True)
+def _last_at_most(ascending, value):
+    """Largest ``i`` with ``ascending[i] <= value`` (``ascending[0] <= value`` is assumed)."""
+    lo = 0
+    hi = ascending.shape[0]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ascending[mid] <= value:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
 def swap_misplaced(points, idx, left_start, left_cum, right_start, right_cum, first, last):
     """Swap the misplaced pairs ``first .. last - 1`` found by :func:`misplaced_runs`.
 
@@ -250,8 +434,8 @@ def swap_misplaced(points, idx, left_start, left_cum, right_start, right_cum, fi
     """
     if first >= last:
         return
-    run_left = np.searchsorted(left_cum, first, side="right") - 1
-    run_right = np.searchsorted(right_cum, first, side="right") - 1
+    run_left = _last_at_most(left_cum, first)
+    run_right = _last_at_most(right_cum, first)
     pos_left = left_start[run_left] + first - left_cum[run_left]
     pos_right = right_start[run_right] + first - right_cum[run_right]
     done = first
@@ -287,18 +471,7 @@ def partition_chunked(points, idx, lo, hi, dim, threshold):
 
 
 @njit(cache=True, nogil=True)
-def _insertion_sort(values, n):
-    for i in range(1, n):
-        v = values[i]
-        j = i - 1
-        while j >= 0 and values[j] > v:
-            values[j + 1] = values[j]
-            j -= 1
-        values[j + 1] = v
-
-
-@njit(cache=True, nogil=True)
-def choose_threshold(points, lo, hi, k, dim, floor, has_floor, round_no, sample):
+def choose_threshold(points, lo, hi, k, dim, floor, has_floor, round_no, scratch):
     """Threshold of one selection round over rows ``[lo, hi)`` targeting row ``k``.
 
     Parameters
@@ -307,8 +480,8 @@ def choose_threshold(points, lo, hi, k, dim, floor, has_floor, round_no, sample)
         When ``has_floor``, every row of the range is known to be ``>= floor``.
     round_no : int
         Number of rounds already run on this selection (seeds the sample).
-    sample : array
-        Scratch space of ``MAX_SAMPLE`` values of the points' dtype.
+    scratch : tuple
+        From :func:`new_scratch`; the sample goes to its key/position arrays.
 
     Returns
     -------
@@ -318,37 +491,26 @@ def choose_threshold(points, lo, hi, k, dim, floor, has_floor, round_no, sample)
         True when the rows going left all equal one value (the pivot is the range's minimum),
         so that a target among them is already in place.
     """
+    _, keys, order, _, _ = scratch
     n = hi - lo
-    if n <= MEDIAN_OF_3_MAX and round_no < MEDIAN_OF_3_ROUNDS:
-        a = points[lo, dim]
-        b = points[lo + n // 2, dim]
-        c = points[hi - 1, dim]
-        if a > b:
-            a, b = b, a
-        if b > c:
-            b = c
-            if a > b:
-                b = a
-        pivot = b
-    else:
-        n_sample = min(MAX_SAMPLE, max(3, np.int64(SAMPLE_FACTOR * np.sqrt(n)))) | 1
-        state = (np.uint64(lo) * np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64(hi) ^ np.uint64(round_no)
-        for i in range(n_sample):
-            state = _next_random(state)
-            # a uniform row of the range: high 32 random bits scaled to n (n < 2**32 here;
-            # longer ranges sample their first 2**32 rows, which is just as good)
-            offset = ((state >> np.uint64(32)) * np.uint64(min(n, 1 << 32))) >> np.uint64(32)
-            sample[i] = points[lo + np.int64(offset), dim]
-        if n_sample <= 32:
-            _insertion_sort(sample, n_sample)
-            ordered = sample
-        else:
-            ordered = np.sort(sample[:n_sample])
-        pivot = ordered[min((k - lo) * n_sample // n, n_sample - 1)]
+    n_sample = min(MAX_SAMPLE, max(3, np.int64(SAMPLE_FACTOR * np.sqrt(n))))
+    state = (np.uint64(lo) * np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64(hi) ^ np.uint64(round_no)
+    for i in range(n_sample):
+        state = _next_random(state)
+        # a uniform row of the range: high 32 random bits scaled to n (longer ranges sample
+        # their first 2**32 rows, which is just as good)
+        offset = ((state >> np.uint64(32)) * np.uint64(min(n, 1 << 32))) >> np.uint64(32)
+        keys[i] = key(points, lo + np.int64(offset), dim)
+        order[i] = i
+    rank = min((k - lo) * n_sample // n, n_sample - 1)
+    select_pairs(keys, order, 0, n_sample, rank, keys[SMALL_ROWS:], order[SMALL_ROWS:],
+                 scratch[0])
+    pivot = keys[rank]
     if has_floor and pivot <= floor:
         # every row is >= pivot: send the rows equal to it left (x < next value up)
-        infinity = np.full(1, np.inf, dtype=sample.dtype)[0]
-        return np.float64(np.nextafter(pivot, infinity)), True
+        infinity = np.empty(1, dtype=keys.dtype)
+        infinity[0] = np.inf
+        return np.float64(np.nextafter(pivot, infinity[0])), True
     return np.float64(pivot), False
 
 
@@ -371,26 +533,59 @@ def advance(lo, hi, k, boundary, threshold, equal_only, floor, has_floor):
 
 
 @njit(cache=True, nogil=True)
-def select_rows(points, idx, lo, hi, k, dim, floor, has_floor, round_no, sample,
-                offsets_left, offsets_right):
+def new_scratch(points, idx):
+    """Scratch arrays of one thread.
+
+    Returns
+    -------
+    tuple
+        ``(offsets, keys, order, rows, row_idx)``: two rows of ``PARTITION_BLOCK`` offsets
+        for :func:`partition_rows`; ``SMALL_ROWS + RANK_SORT_MAX`` keys and positions for
+        key/position selection and for samples (the last ``RANK_SORT_MAX`` are
+        :func:`rank_sort_pairs`' spare room); ``SMALL_ROWS`` rows and indices for
+        :func:`permute_rows`.
+    """
+    offsets = np.empty((2, PARTITION_BLOCK), dtype=np.int32)
+    keys = np.empty(SMALL_ROWS + RANK_SORT_MAX, dtype=points.dtype)
+    order = np.empty(SMALL_ROWS + RANK_SORT_MAX, dtype=np.int32)
+    rows = np.empty((SMALL_ROWS, points.shape[1]), dtype=points.dtype)
+    row_idx = np.empty(SMALL_ROWS, dtype=idx.dtype)
+    return offsets, keys, order, rows, row_idx
+
+
+@njit(cache=True, nogil=True)
+def select_small(points, idx, lo, hi, k, dim, scratch):
+    """:func:`select_rows` for at most ``SMALL_ROWS`` rows: select key/position pairs, then
+    move every row once."""
+    offsets, keys, order, rows, row_idx = scratch
+    n = hi - lo
+    for i in range(n):
+        keys[np.uint64(i)] = key(points, lo + i, dim)
+        order[np.uint64(i)] = i
+    select_pairs(keys, order, 0, n, k - lo, keys[SMALL_ROWS:], order[SMALL_ROWS:], offsets)
+    permute_rows(points, idx, lo, order, n, rows, row_idx)
+
+
+@njit(cache=True, nogil=True)
+def select_rows(points, idx, lo, hi, k, dim, floor, has_floor, round_no, scratch):
     """Order rows ``[lo, hi)`` so that row ``k`` holds the k-th value of column ``dim``.
 
     Afterwards ``points[lo:k, dim] <= points[k, dim] <= points[k+1:hi, dim]``. The state
     arguments (``floor``, ``has_floor``, ``round_no``) let the threaded driver resume a
-    selection it began; a fresh selection passes ``0.0, False, 0``. ``sample``,
-    ``offsets_left`` and ``offsets_right`` are scratch arrays (``MAX_SAMPLE`` values of the
-    points' dtype, ``PARTITION_BLOCK`` int32). See the module documentation.
+    selection it began; a fresh selection passes ``0.0, False, 0``. ``scratch`` comes from
+    :func:`new_scratch`. See the module documentation for the algorithm.
     """
-    while hi - lo > SMALL_SELECT:
+    offsets = scratch[0]
+    while hi - lo > SMALL_ROWS:
         threshold, equal_only = choose_threshold(points, lo, hi, k, dim, floor, has_floor,
-                                                 round_no, sample)
+                                                 round_no, scratch)
         if hi - lo >= CHUNKED_MIN_ROWS:
             boundary = partition_chunked(points, idx, lo, hi, dim, threshold)
         else:
-            boundary = partition_rows(points, idx, lo, hi, dim, threshold, offsets_left,
-                                      offsets_right)
+            boundary = partition_rows(points, idx, lo, hi, dim, threshold, offsets[0],
+                                      offsets[1])
         round_no += 1
         lo, hi, floor, has_floor = advance(lo, hi, k, boundary, threshold, equal_only, floor,
                                            has_floor)
     if hi - lo > 1:
-        insertion_sort_rows(points, idx, lo, hi, dim)
+        select_small(points, idx, lo, hi, k, dim, scratch)

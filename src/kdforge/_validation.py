@@ -23,6 +23,7 @@ __all__ = [
     "check_radius",
     "check_workers",
     "check_distance_upper_bound",
+    "check_max_leaves",
 ]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -204,3 +205,12 @@ def check_workers(workers) -> int:
     if workers < 0:
         return max(1, (os.cpu_count() or 1) + 1 + workers)
     return workers
+
+
+def check_max_leaves(max_leaves) -> int:
+    """Return the leaf budget ``max_leaves`` of an approximate search as an int >= 1 or raise."""
+    if not _is_integer(max_leaves):
+        raise TypeError(f"max_leaves must be an integer or None, got {type(max_leaves).__name__} {max_leaves!r}")
+    if max_leaves < 1:
+        raise ValueError(f"max_leaves must be >= 1, got {max_leaves}")
+    return int(max_leaves)
