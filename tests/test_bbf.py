@@ -30,6 +30,13 @@ def test_full_budget_equals_exact(cloud, p):
     np.testing.assert_array_equal(budgeted[0], exact[0])
 
 
+def test_full_budget_root_division(cloud):
+    data, queries, _ = cloud
+    tree = kdforge.KDTree(data, leaf_size=7, division="root")  # leaves at two depths
+    np.testing.assert_array_equal(tree.query(queries, k=4, max_leaves=tree.n_leaves)[1],
+                                  tree.query(queries, k=4)[1])
+
+
 def test_full_budget_float32_ties_and_options():
     rng = np.random.default_rng(1)
     data = rng.integers(0, 5, size=(700, 4)).astype(np.float32)  # many exact ties

@@ -9,6 +9,8 @@ for the array layout. :mod:`kdforge.brute` is the exact brute-force engine,
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import brute, words
+from .forest import KDForest
+from .index import NeighborIndex
 from .io import TreeFileError, load
 from .nodes import NodeIdError
 from .tree import DEFAULT_LEAF_SIZE, INDEX_INT32_LIMIT, KDTree, RadiusNeighbors
@@ -20,6 +22,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "KDTree",
+    "KDForest",
+    "NeighborIndex",
     "RadiusNeighbors",
     "NodeIdError",
     "TreeFileError",

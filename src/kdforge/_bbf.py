@@ -639,13 +639,19 @@ def code_parameters(scan_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre and per-dimension scale of the 8-bit codes of float64 ``scan_points``.
 
     The centre is the middle of each coordinate's range and the scale maps half the range
-    to :data:`CODE_MAX`, so no code clips; constant coordinates get scale 1 (exact).
+    to :data:`CODE_MAX`, so no code clips. Coordinates with no range, or a range that is rounding
+    noise next to the data's extent, get a floor scale (their codes are then 0).
     """
     lower = scan_points.min(axis=0)
     upper = scan_points.max(axis=0)
     centre = 0.5 * (lower + upper)
     half_range = np.maximum(upper - centre, centre - lower)
-    scale = np.where(half_range > 0, half_range / CODE_MAX, 1.0)
+    # A coordinate whose range is rounding noise next to the data's extent (a flat axis of
+    # rotated data) gets the floor scale: a tiny scale would make far queries' code-space
+    # offsets so large that the float32 approximate distance loses its error bound.
+    extent = max(float(half_range.max()), float(np.abs(centre).max()))
+    floor = np.finfo(np.float32).eps * extent if extent > 0 else 1.0
+    scale = np.where(half_range > floor, half_range, floor) / CODE_MAX
     # A scale slightly above the exact one keeps every |code| <= CODE_MAX despite rounding.
     scale = scale * (1.0 + 4 * np.finfo(np.float64).eps)
     return np.ascontiguousarray(centre), np.ascontiguousarray(scale)

