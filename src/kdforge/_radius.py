@@ -52,7 +52,7 @@ def _sort_segment(indices, distances, start, stop):
 @njit(cache=True, nogil=True)
 def radius_batch(tree_data, idx_array, node_start, node_end, split_dim, split_value,
                  root_lower, root_upper, n_internal, n_levels, queries, order, radii_reduced,
-                 metric, p, mode, sort_results, dist_dtype_probe):
+                 metric, p, bound_slack, mode, sort_results, dist_dtype_probe):
     """Neighbours within a radius of the rows ``order`` of ``queries``.
 
     Parameters
@@ -70,6 +70,9 @@ def radius_batch(tree_data, idx_array, node_start, node_end, split_dim, split_va
         Reduced radius per query: points with reduced distance <= it are returned.
     metric, p : int, float
         Metric code and Minkowski order.
+    bound_slack : float
+        Factor just below 1 applied to cell distances before they prune (absorbs the
+        rounding of their incremental updates; see ``KDTree._bound_slack``).
     mode : int
         ``MODE_COUNT`` (counts only), ``MODE_INDICES`` or ``MODE_DISTANCES``.
     sort_results : bool
@@ -98,13 +101,13 @@ def radius_batch(tree_data, idx_array, node_start, node_end, split_dim, split_va
         radius = radii_reduced[order[position]]
         first = total
         reduced = root_distance(query, root_lower, root_upper, offsets, metric, p)
-        node = 0 if reduced <= radius else -1
+        node = 0 if reduced * bound_slack <= radius else -1
         top = 0
         n_log = 0
         while node >= 0:
             leaf, top = descend(node, reduced, query, split_dim, split_value, n_internal,
                                 offsets, stack_node, stack_dim, stack_log, stack_reduced,
-                                stack_offset, top, n_log, metric, p, 1.0, radius)
+                                stack_offset, top, n_log, metric, p, bound_slack, radius)
             start = node_start[leaf]
             end = node_end[leaf]
             if mode != MODE_COUNT:
@@ -121,7 +124,7 @@ def radius_batch(tree_data, idx_array, node_start, node_end, split_dim, split_va
                     total += 1
             node, reduced, top, n_log = jump_back(offsets, stack_node, stack_dim, stack_log,
                                                   stack_reduced, stack_offset, top, log_dim,
-                                                  log_value, n_log, 1.0, radius)
+                                                  log_value, n_log, bound_slack, radius)
         counts[position] = total - first
         if sort_results and mode == MODE_DISTANCES:
             _sort_segment(indices, distances, first, total)

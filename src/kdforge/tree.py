@@ -303,6 +303,17 @@ class KDTree(NodeMixin, PersistenceMixin):
                 f"leaf_size={self.leaf_size}, split={self.split!r}, n_nodes={self.n_nodes})")
 
     # ------------------------------------------------------------------ queries
+    def _bound_slack(self) -> float:
+        """Factor (just below 1) applied to cell distances before they prune anything.
+
+        Cell distances are updated incrementally (one term out, one in: see
+        :mod:`kdforge._traverse`) and carry a few ulps of rounding per level; where a cell's
+        distance equals a point's distance exactly (duplicates, points on split planes) it
+        could come out just above it and prune a tied point. Shrinking the bound by this
+        factor keeps every search exact.
+        """
+        return 1.0 - (2 * self._n_levels + self.n_dims + 8) * 2.0**-52
+
     def _query_order(self, queries: np.ndarray) -> tuple[np.ndarray, bool]:
         """Order in which to answer a batch, and whether it differs from the given order.
 
@@ -365,7 +376,7 @@ class KDTree(NodeMixin, PersistenceMixin):
         bound = v.check_distance_upper_bound(distance_upper_bound)
         workers = v.check_workers(workers)
         metric = metric_code(p)
-        prune_factor = (1.0 + eps) if np.isinf(p) else (1.0 + eps) ** p
+        prune_factor = ((1.0 + eps) if np.isinf(p) else (1.0 + eps) ** p) * self._bound_slack()
         bound_reduced = to_reduced(bound, p)
         m = queries.shape[0]
         dist = np.empty((m, k), dtype=self.dtype)
@@ -407,7 +418,8 @@ class KDTree(NodeMixin, PersistenceMixin):
                                 self._node_end, self._split_dim, self._split_value,
                                 self._node_bounds[0, 0], self._node_bounds[1, 0],
                                 self.n_internal, self._n_levels, queries, order[start:stop],
-                                radii_reduced, metric, p, mode, bool(sort_results), probe)
+                                radii_reduced, metric, p, self._bound_slack(), mode,
+                                bool(sort_results), probe)
 
         parts = run_chunked(task, queries.shape[0], workers)
         counts = _concatenate([part[0] for part in parts])
