@@ -445,7 +445,7 @@ def section_profile(sizes, reps) -> None:
                 arrays = (build.points, build.idx, build.node_start, build.node_end,
                           build.split_dim, build.split_value, build.node_bounds)
                 t0 = time.process_time()
-                _build_kernels.copy_rows(data, build.points, build.idx, 0, n)
+                _build_select.copy_rows(data, build.points, build.idx, 0, n)
                 t1 = time.process_time()
                 first = _split_long_nodes(*arrays, split_rule)
                 t2 = time.process_time()

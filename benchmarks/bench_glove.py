@@ -17,7 +17,7 @@ brute force over the remaining 399,000 words. Two metrics: cosine (vectors norma
 every method searches Euclidean distance on unit vectors, hnswlib in its "cosine" space and
 annoy in its "angular" one, which are the same order) and Euclidean on the raw vectors.
 
-    python benchmarks/bench_glove.py                 # full run (~20 min on 2 cores)
+    python benchmarks/bench_glove.py                 # full run (~40 min on 2 cores)
     python benchmarks/bench_glove.py --quick         # 50,000 words, 300 queries, few settings
     python benchmarks/bench_glove.py --metrics cosine --out-md results.md --out-png curve.png
 
@@ -284,6 +284,7 @@ def plot(runs, path: Path) -> None:
 
     fig, axes = plt.subplots(1, len(runs), figsize=(7 * len(runs), 5.5), squeeze=False)
     for ax, run in zip(axes[0], runs):
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)
         families = {}
         for r in run.rows:
             families.setdefault(r["method"], []).append(r)
@@ -311,7 +312,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="50,000 words, 300 queries, few settings")
     parser.add_argument("--metrics", default="cosine,euclidean", help="comma-separated: cosine, euclidean")
-    parser.add_argument("--reps", type=int, default=3, help="timed repetitions per setting (default 3)")
+    parser.add_argument("--reps", type=int, default=5, help="timed repetitions per setting (default 5)")
     parser.add_argument("--auto-pairs", type=int, default=9,
                         help="interleaved (brute force, auto) pairs for the exact auto check (default 9)")
     parser.add_argument("--out-md", default=str(ROOT / "benchmarks" / "results_glove.md"))

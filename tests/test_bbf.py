@@ -54,6 +54,19 @@ def test_full_budget_float32_ties_and_options():
     assert np.all(approx <= 1.5 * ref_dist[:, :3] + 1e-6)
 
 
+@pytest.mark.parametrize("p", [1, 2, np.inf])
+def test_duplicates_keep_the_smaller_index(p):
+    # identical points in different leaves: the far cell's bound equals the point distance,
+    # and rounding in the incremental bound must not drop the tied point with the smaller index
+    rng = np.random.default_rng(11)
+    base = rng.random((40, 5))
+    data = np.repeat(base, 2, axis=0)
+    queries = base + 0.1 * rng.standard_normal((40, 5))
+    tree = kdforge.KDTree(data, leaf_size=1)
+    np.testing.assert_array_equal(tree.query(queries, k=3, p=p, max_leaves=10**6)[1],
+                                  reference.knn(data, queries, 3, p)[1])
+
+
 def test_budgeted_results_are_real_points(cloud):
     data, queries, tree = cloud
     for budget in (1, 3, 20):

@@ -45,6 +45,17 @@ def test_full_budget_other_metrics(cloud, metric, p):
     np.testing.assert_allclose(dist, ref_dist, rtol=1e-9)
 
 
+def test_duplicates_keep_the_smaller_index():
+    rng = np.random.default_rng(12)
+    base = rng.random((40, 5))
+    data = np.repeat(base, 2, axis=0)
+    queries = base + 0.1 * rng.standard_normal((40, 5))
+    for rotation in ("random", None):
+        forest = KDForest(data, n_trees=2, leaf_size=1, rotation=rotation, random_state=0)
+        np.testing.assert_array_equal(forest.query(queries, k=3, max_leaves=FULL)[1],
+                                      reference.knn(data, queries, 3)[1])
+
+
 def test_cosine_float32(cloud):
     data, queries = (a.astype(np.float32) for a in cloud)
     forest = KDForest(data, n_trees=4, metric="cosine", random_state=2)
@@ -52,7 +63,7 @@ def test_cosine_float32(cloud):
     ref_dist, ref_idx = reference.knn(unit(data).astype(np.float32), unit(queries).astype(np.float32), 6)
     np.testing.assert_array_equal(idx, ref_idx)
     assert dist.dtype == np.float32
-    np.testing.assert_allclose(dist, ref_dist**2 / 2, rtol=1e-5, atol=1e-7)  # 1 - cos
+    np.testing.assert_allclose(dist, 1 - ref_dist**2 / 2, rtol=1e-5, atol=1e-6)  # cosine similarity
 
 
 def test_budgeted_results_are_real_points_and_improve(cloud):

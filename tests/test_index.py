@@ -28,7 +28,7 @@ def test_engines_agree_with_brute_force_reference(points, metric, p, order):
     data, queries = points
     if metric == "cosine":
         ref_dist, ref_idx = reference.knn(unit(data), unit(queries), 7)
-        ref_dist = ref_dist**2 / 2  # cosine distance 1 - cos
+        ref_dist = 1 - ref_dist**2 / 2  # cosine similarity
     else:
         ref_dist, ref_idx = reference.knn(data, queries, 7, order)
     for algorithm in ("auto", "tree", "brute"):
@@ -99,6 +99,15 @@ def test_tree_built_only_when_used():
     assert low.tree is None
     low.query(rng.random((3, 2)), k=5)
     assert isinstance(low.tree, KDTree)
+
+
+def test_cosine_reports_similarity(points):
+    data, queries = points
+    sim, idx = NeighborIndex(data[:5], metric="cosine").query(queries[:3], k=7)
+    assert np.all(idx[:, 5:] == -1) and np.all(sim[:, 5:] == -np.inf)
+    assert np.all(np.diff(sim[:, :5], axis=1) <= 0) and np.all(np.abs(sim[:, :5]) <= 1)
+    expected = unit(queries[:3]) @ unit(data[:5]).T
+    np.testing.assert_allclose(sim[:, :5], np.take_along_axis(expected, idx[:, :5], axis=1), atol=1e-12)
 
 
 def test_shapes_padding_and_options(points):

@@ -503,6 +503,11 @@ def bbf_batch(tree_data, codes, code_centre, code_scale, transform_error, points
         weights[c] = code_scale[c] if metric == METRIC_LINF else code_scale[c] ** p
     absolute = 0.0
     relative = 0.0
+    # Cell bounds are updated incrementally (one term out, one in), so they carry rounding
+    # errors of a few ulps per level; where a bound equals a distance exactly (duplicate
+    # points, flat boxes) it could come out above it and drop a tied point. Bounds are
+    # shrunk by this factor before every comparison, which keeps the search exact.
+    shrink = prune_factor * (1.0 - (2 * n_levels + n_dims + 8) * 2.0**-52)
     for qi in order:
         query = queries[qi]
         if use_codes:
@@ -528,7 +533,7 @@ def bbf_batch(tree_data, codes, code_centre, code_scale, transform_error, points
             if size > 0 and leaves < max_leaves:
                 reduced, g, size = queue_pop(queue_keys, queue_nodes, size)
                 # The limit can only shrink with the pending leaf: stopping is safe.
-                if reduced * prune_factor > limit:
+                if reduced * shrink > limit:
                     size = 0
                 else:
                     tree = g // n_nodes
@@ -551,7 +556,7 @@ def bbf_batch(tree_data, codes, code_centre, code_scale, transform_error, points
                         else:
                             far_reduced = (reduced - axis_term(offsets[tree, dim], metric, p)
                                            + axis_term(diff, metric, p))
-                        if far_reduced * prune_factor <= limit:
+                        if far_reduced * shrink <= limit:
                             size = queue_push(queue_keys, queue_nodes, size, far_reduced,
                                               base + 4 * node + 3 - near)
                         node = near

@@ -5,14 +5,15 @@ Every node's row range follows from ``(n, leaf_size, division)`` alone
 internal node's split and bring its rows into order. It works on a private copy of the
 points, ``tree_data``, permuting its rows and ``idx_array`` together.
 
-Parallel schedule (``workers > 1``), all from the calling thread:
+Parallel schedule (``workers > 1``):
 
-1. The copy of the points is split among the threads.
-2. *Wide* phase: while there are fewer open nodes than threads, each open node is split
+1. *Wide* phase: while there are fewer open nodes than threads, each open node is split
    with all threads working inside it: its bounding box, and every round of its selection
    on ranges of at least ``CHUNKED_MIN_ROWS`` rows, are cut into chunks
-   (see :mod:`kdforge._build_select`).
-3. *Task* phase: the open nodes become tasks on the shared thread pool. A task goes depth
+   (see :mod:`kdforge._build_select`). The root's first round copies the input into
+   ``tree_data`` chunk by chunk as it partitions; a root too small to be split this way
+   is copied first, by all threads.
+2. *Task* phase: the open nodes become tasks on the shared thread pool. A task goes depth
    first: while its node has more than ``n / (TASKS_PER_WORKER * workers)`` rows it splits
    it, queues the right child as a new task and goes on with the left child, whose rows are
    still in its cache; then it builds the rest of the subtree whole. Threads take queued
@@ -37,7 +38,6 @@ from ._build_kernels import (
     SPLIT_MAX_SPREAD,
     SPLIT_ROUND_ROBIN,
     build_subtree,
-    copy_rows,
     merge_child_bounds,
     node_row_ranges,
     round_robin_dimension,
@@ -51,6 +51,7 @@ from ._build_select import (
     SMALL_ROWS,
     advance,
     choose_threshold,
+    copy_rows,
     misplaced_runs,
     new_scratch,
     partition_chunks,
@@ -200,12 +201,16 @@ class _Build:
     def build_parallel(self, workers: int, bar) -> None:
         pool = _pool(workers) if workers > 1 else None
         n_points = self.data.shape[0]
-        self._map(pool, copy_rows, [(self.data, self.points, self.idx, start, stop)
-                                    for start, stop in _even_parts(n_points, workers)])
         open_nodes = [0]
+        if pool is not None and self._is_wide(0):
+            # the root's first partition copies the input in (see partition_chunks)
+            self._split_wide(pool, workers, 0, copy_first=True)
+            open_nodes = [1, 2]
+        else:
+            self._map(pool, copy_rows, [(self.data, self.points, self.idx, start, stop)
+                                        for start, stop in _even_parts(n_points, workers)])
         while pool is not None and len(open_nodes) < workers:
-            wide = [node for node in open_nodes
-                    if node < self.n_internal and self.rows(node) >= CHUNKED_MIN_ROWS]
+            wide = [node for node in open_nodes if self._is_wide(node)]
             if not wide:
                 break
             for node in wide:
@@ -214,6 +219,10 @@ class _Build:
                           for child in ((2 * node + 1, 2 * node + 2) if node in wide else (node,))]
         tasks = TASKS_PER_WORKER * workers if pool is not None else PROGRESS_TASKS
         self._run_tasks(pool, open_nodes, max(MIN_TASK_ROWS, n_points // tasks), bar)
+
+    def _is_wide(self, node: int) -> bool:
+        """Whether ``node`` is split with all threads inside it."""
+        return node < self.n_internal and self.rows(node) >= CHUNKED_MIN_ROWS
 
     @staticmethod
     def _map(pool, kernel, arg_list) -> None:
@@ -226,15 +235,20 @@ class _Build:
         for future in futures:
             future.result()
 
-    def _split_wide(self, pool, workers: int, node: int) -> None:
-        """Split ``node`` with every thread working inside it; same result as a serial split."""
+    def _split_wide(self, pool, workers: int, node: int, copy_first: bool = False) -> None:
+        """Split ``node`` with every thread working inside it; same result as a serial split.
+
+        With ``copy_first`` (the root, before any row moved) the rows are read from the
+        input and copied in by the first partition.
+        """
         start = int(self.node_start[node])
         end = int(self.node_end[node])
         n_dims = self.points.shape[1]
+        rows = self.data if copy_first else self.points  # the node's rows, as they stand
         if self.split_rule == SPLIT_MAX_SPREAD:
             parts = _even_parts(end - start, workers)
             partial = np.empty((2, len(parts), n_dims), dtype=self.points.dtype)
-            self._map(pool, rows_bounds, [(self.points, start + a, start + b, partial, i)
+            self._map(pool, rows_bounds, [(rows, start + a, start + b, partial, i)
                                           for i, (a, b) in enumerate(parts)])
             self.node_bounds[0, node] = partial[0].min(axis=0)
             self.node_bounds[1, node] = partial[1].max(axis=0)
@@ -246,9 +260,11 @@ class _Build:
         # the rounds of select_rows on long ranges, with each partition spread over threads
         lo, hi, floor, has_floor, round_no = start, end, 0.0, False, 0
         while hi - lo >= CHUNKED_MIN_ROWS:
-            threshold, equal_only = choose_threshold(self.points, lo, hi, k, dim, floor,
-                                                     has_floor, round_no, scratch)
-            boundary = self._partition_wide(pool, workers, lo, hi, dim, threshold)
+            threshold, equal_only = choose_threshold(rows, lo, hi, k, dim, floor, has_floor,
+                                                     round_no, scratch)
+            boundary = self._partition_wide(pool, workers, lo, hi, dim, threshold, copy_first)
+            rows = self.points
+            copy_first = False
             round_no += 1
             lo, hi, floor, has_floor = advance(lo, hi, k, boundary, threshold, equal_only,
                                                floor, has_floor)
@@ -257,12 +273,13 @@ class _Build:
         self.split_value[node] = self.points[k, dim]
 
     def _partition_wide(self, pool, workers: int, lo: int, hi: int, dim: int,
-                        threshold: float) -> int:
+                        threshold: float, copy_first: bool) -> int:
         """:func:`~kdforge._build_select.partition_chunked` with chunks and swaps on threads."""
         n_chunks = -(-(hi - lo) // CHUNK_ROWS)
         counts = np.empty(n_chunks, dtype=np.int64)
         self._map(pool, partition_chunks,
-                  [(self.points, self.idx, lo, hi, dim, threshold, first, last, counts)
+                  [(self.points, self.idx, lo, hi, dim, threshold, first, last, counts,
+                    self.data, copy_first)
                    for first, last in _even_parts(n_chunks, workers)])
         boundary, left_start, left_cum, right_start, right_cum = misplaced_runs(lo, hi, counts)
         self._map(pool, swap_misplaced,

@@ -71,15 +71,6 @@ def node_row_ranges(n_points, leaf_size, division, node_start, node_end):
         node_end[node] = min((first_leaf[node] + n_leaves_below[node]) * leaf_size, n_points)
 
 
-@njit(cache=True, nogil=True)
-def copy_rows(data, points, idx, start, end):
-    """Copy rows ``[start, end)`` of ``data`` into ``points`` and set ``idx[r] = r`` there."""
-    for r in range(start, end):
-        for c in range(data.shape[1]):
-            points[r, c] = data[r, c]
-        idx[r] = r
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _row_of(base, order, i):
     return np.uint64(base + order[np.uint64(i)])

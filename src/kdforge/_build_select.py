@@ -349,17 +349,32 @@ def partition_rows(points, idx, lo, hi, dim, threshold, offsets_left, offsets_ri
 
 
 @njit(cache=True, nogil=True)
-def partition_chunks(points, idx, lo, hi, dim, threshold, first_chunk, last_chunk, counts):
+def copy_rows(data, points, idx, start, end):
+    """Copy rows ``[start, end)`` of ``data`` into ``points`` and set ``idx[r] = r`` there."""
+    for r in range(start, end):
+        for c in range(data.shape[1]):
+            points[r, c] = data[r, c]
+        idx[r] = r
+
+
+@njit(cache=True, nogil=True)
+def partition_chunks(points, idx, lo, hi, dim, threshold, first_chunk, last_chunk, counts,
+                     data, copy_first):
     """Partition chunks ``first_chunk .. last_chunk - 1`` of rows ``[lo, hi)`` on their own.
 
     Chunk ``j`` covers rows ``[lo + j * CHUNK_ROWS, min(lo + (j + 1) * CHUNK_ROWS, hi))``;
     afterwards it holds its rows ``< threshold`` first, and ``counts[j]`` is their number.
+    With ``copy_first`` each chunk is first copied from ``data`` (:func:`copy_rows`), so the
+    first partition of the root reads the input directly, while it is in cache, instead of a
+    separate copy pass: the same rows end in the same places.
     """
     offsets_left = np.empty(PARTITION_BLOCK, dtype=np.int32)
     offsets_right = np.empty(PARTITION_BLOCK, dtype=np.int32)
     for j in range(first_chunk, last_chunk):
         start = lo + j * CHUNK_ROWS
         end = min(start + CHUNK_ROWS, hi)
+        if copy_first:
+            copy_rows(data, points, idx, start, end)
         counts[j] = partition_rows(points, idx, start, end, dim, threshold,
                                    offsets_left, offsets_right) - start
 
@@ -464,7 +479,7 @@ def partition_chunked(points, idx, lo, hi, dim, threshold):
     """
     n_chunks = (hi - lo + CHUNK_ROWS - 1) // CHUNK_ROWS
     counts = np.empty(n_chunks, dtype=np.int64)
-    partition_chunks(points, idx, lo, hi, dim, threshold, 0, n_chunks, counts)
+    partition_chunks(points, idx, lo, hi, dim, threshold, 0, n_chunks, counts, points, False)
     boundary, left_start, left_cum, right_start, right_cum = misplaced_runs(lo, hi, counts)
     swap_misplaced(points, idx, left_start, left_cum, right_start, right_cum, 0, left_cum[-1])
     return boundary

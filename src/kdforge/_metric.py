@@ -2,8 +2,8 @@
 
 Minkowski metrics map to an order ``p`` (the trees' and brute force's parameter). Cosine
 search normalises the points once and searches them in Euclidean distance: for unit vectors
-``|x - q|**2 = 2 - 2 cos(x, q)``, so the Euclidean order is the cosine order, and the cosine
-distance ``1 - cos`` is ``d**2 / 2``.
+``|x - q|**2 = 2 - 2 cos(x, q)``, so the Euclidean order is the cosine order (decreasing
+similarity), and the cosine similarity is ``1 - d**2 / 2``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from ._validation import check_p
 
-__all__ = ["METRICS", "resolve_metric", "normalize_rows", "cosine_distance"]
+__all__ = ["METRICS", "resolve_metric", "normalize_rows", "cosine_similarity"]
 
 #: Metric names and aliases and the Minkowski order they stand for ("cosine": 2, after
 #: normalisation; "minkowski": the ``p`` argument).
@@ -37,7 +37,8 @@ def resolve_metric(metric, p=None) -> tuple[str, float, bool]:
     p : float
         Minkowski order of the search.
     cosine : bool
-        Whether points and queries are normalised and distances reported as ``1 - cos``.
+        Whether points and queries are normalised and results reported as cosine
+        similarities.
     """
     if not isinstance(metric, str):
         raise TypeError(f"metric must be a string, got {type(metric).__name__} {metric!r}")
@@ -70,7 +71,12 @@ def normalize_rows(X: np.ndarray, name: str = "data") -> np.ndarray:
     return (X / norms[:, None]).astype(X.dtype, copy=False)
 
 
-def cosine_distance(euclidean: np.ndarray) -> np.ndarray:
-    """Cosine distance ``1 - cos`` from the Euclidean distance of unit vectors (inf stays inf)."""
-    out = euclidean.astype(np.float64) ** 2 / 2.0
-    return np.minimum(out, 2.0, out=out, where=np.isfinite(out)).astype(euclidean.dtype, copy=False)
+def cosine_similarity(euclidean: np.ndarray) -> np.ndarray:
+    """Cosine similarity ``1 - d**2 / 2`` from the Euclidean distance ``d`` of unit vectors.
+
+    The result is clipped to [-1, 1] (rounding); the ``inf`` that pads missing neighbours
+    becomes ``-inf``. Same dtype as ``euclidean``.
+    """
+    out = 1.0 - euclidean.astype(np.float64) ** 2 / 2.0
+    np.clip(out, -1.0, 1.0, out=out, where=np.isfinite(out))
+    return out.astype(euclidean.dtype, copy=False)

@@ -44,7 +44,7 @@ import numpy as np
 from . import _validation as v
 from ._bbf import bbf_batch, code_parameters, encode_leaves, queue_capacity
 from ._distance import metric_code
-from ._metric import cosine_distance, normalize_rows, resolve_metric
+from ._metric import cosine_similarity, normalize_rows, resolve_metric
 from ._parallel import run_chunked
 from .tree import KDTree
 
@@ -109,7 +109,7 @@ class KDForest:
         Maximum points per leaf.
     metric : str, default "euclidean"
         "euclidean", "cosine" (the points are normalised once and searched in Euclidean
-        distance; distances returned are ``1 - cos``), "manhattan", "chebyshev", or
+        distance; :meth:`query` reports cosine similarities), "manhattan", "chebyshev", or
         "minkowski" with ``p``.
     p : float, optional
         Minkowski order for ``metric="minkowski"``.
@@ -281,8 +281,9 @@ class KDForest:
         Returns
         -------
         dist : ndarray of shape (m, k)
-            Exact distances to the points found (cosine distance ``1 - cos`` for the cosine
-            metric); ``inf`` where fewer than k points were found.
+            Exact distances to the points found, increasing; ``inf`` where fewer than k points
+            were found. For the cosine metric: cosine similarities, decreasing, ``-inf``
+            where fewer than k points were found.
         idx : int64 ndarray of shape (m, k)
             Their indices; ``-1`` where fewer than k points were found.
         """
@@ -322,7 +323,7 @@ class KDForest:
 
         run_chunked(task, m, workers)
         if self._cosine:
-            dist = cosine_distance(dist)
+            dist = cosine_similarity(dist)
         if single:
             dist, idx = dist[0], idx[0]
         return (dist, idx) if return_distance else idx

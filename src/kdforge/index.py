@@ -40,7 +40,7 @@ import numpy as np
 
 from . import _validation as v
 from . import brute
-from ._metric import cosine_distance, normalize_rows, resolve_metric
+from ._metric import cosine_similarity, normalize_rows, resolve_metric
 from .tree import DEFAULT_LEAF_SIZE, KDTree
 
 __all__ = ["NeighborIndex", "ALGORITHMS", "choose_algorithm", "relative_contrast",
@@ -150,9 +150,9 @@ class NeighborIndex:
     metric : str, default "euclidean"
         "euclidean" ("l2"), "manhattan" ("l1", "cityblock"), "chebyshev" ("linf"),
         "minkowski" (with ``p``), or "cosine" ("angular"): the points are normalised once,
-        searched in Euclidean distance, and distances are reported as cosine distances
-        ``1 - cos = d**2 / 2`` (cosine similarity is ``1 - distance``). Zero vectors have no
-        direction: with "cosine" they are a ``ValueError``, in the data and in queries.
+        searched in Euclidean distance ``d``, and :meth:`query` reports cosine similarities
+        ``1 - d**2 / 2``. Zero vectors have no direction: with "cosine" they are a
+        ``ValueError``, in the data and in queries.
     p : float, optional
         Minkowski order, only with ``metric="minkowski"``.
     leaf_size : int, default 16
@@ -270,8 +270,8 @@ class NeighborIndex:
         Returns
         -------
         dist : ndarray of shape (m, k)
-            Distances (cosine distances ``1 - cos`` for the cosine metric); ``inf`` where
-            ``k > n``.
+            Distances, increasing; ``inf`` where ``k > n``. For the cosine metric: cosine
+            similarities, decreasing (the same order), ``-inf`` where ``k > n``.
         idx : int64 ndarray of shape (m, k)
             Indices of the neighbours; ``-1`` where ``k > n``. Both engines return identical
             results: the k smallest (distance, index) pairs.
@@ -288,7 +288,7 @@ class NeighborIndex:
             dist, idx = brute.knn(self._points, queries, k, p=self._p, workers=workers,
                                   sort_results=sort_results)
         if self._cosine:
-            dist = cosine_distance(dist)
+            dist = cosine_similarity(dist)
         if single:
             dist, idx = dist[0], idx[0]
         return (dist, idx) if return_distance else idx

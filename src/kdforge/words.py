@@ -661,14 +661,14 @@ class WordIndex:
     def _search(self, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[str, float]]:
         want = k + len(exclude)
         if self._approximate:
-            dist, idx = self._index.query(query, want, max_leaves=self._max_leaves)
+            similarity, idx = self._index.query(query, want, max_leaves=self._max_leaves)
         else:
-            dist, idx = self._index.query(query, want)
+            similarity, idx = self._index.query(query, want)
         out = []
-        for d, i in zip(dist.tolist(), idx.tolist()):
+        for s, i in zip(similarity.tolist(), idx.tolist()):
             if i < 0 or i in exclude:
                 continue
-            out.append((self._words[i], 1.0 - d))
+            out.append((self._words[i], s))
             if len(out) == k:
                 break
         return out
