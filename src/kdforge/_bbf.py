@@ -62,7 +62,7 @@ from ._distance import (
     from_reduced,
     reduced_distance,
 )
-from ._knn import _heap_less, heap_replace_top, heap_sort_ascending
+from ._knn import _heap_less, heap_replace_top, write_result_row
 from ._parallel import run_chunked
 from ._traverse import root_distance
 
@@ -582,15 +582,7 @@ def bbf_batch(tree_data, codes, code_centre, code_scale, transform_error, points
             if found < 0:
                 break
             pending = found
-        if sort_results:
-            heap_sort_ascending(heap_dist, heap_idx)
-        for j in range(k):
-            if heap_idx[j] < 0:
-                out_dist[qi, j] = np.inf
-                out_idx[qi, j] = -1
-            else:
-                out_dist[qi, j] = from_reduced(heap_dist[j], metric, p)
-                out_idx[qi, j] = heap_idx[j]
+        write_result_row(heap_dist, heap_idx, sort_results, metric, p, out_dist[qi], out_idx[qi])
 
 
 def query_tree(tree, queries, order, metric, p, prune_factor, bound_reduced, max_leaves,

@@ -64,6 +64,20 @@ def heap_sort_ascending(heap_dist, heap_idx):
         heap_replace_top(heap_dist[:end], heap_idx[:end], last_d, last_i)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def write_result_row(heap_dist, heap_idx, sort_results, metric, p, dist_row, idx_row):
+    """Write a query's heap as a result row: true distances, -1/inf where the heap is short."""
+    if sort_results:
+        heap_sort_ascending(heap_dist, heap_idx)
+    for j in range(heap_dist.shape[0]):
+        if heap_idx[j] < 0:
+            dist_row[j] = np.inf
+            idx_row[j] = -1
+        else:
+            dist_row[j] = from_reduced(heap_dist[j], metric, p)
+            idx_row[j] = heap_idx[j]
+
+
 @njit(cache=True, nogil=True)
 def knn_batch(tree_data, idx_array, node_start, node_end, split_dim, split_value,
               root_lower, root_upper, n_internal, n_levels, queries, order, metric, p,
@@ -121,12 +135,4 @@ def knn_batch(tree_data, idx_array, node_start, node_end, split_dim, split_value
             node, reduced, top, n_log = jump_back(offsets, stack_node, stack_dim, stack_log,
                                                   stack_reduced, stack_offset, top, log_dim,
                                                   log_value, n_log, prune_factor, heap_dist[0])
-        if sort_results:
-            heap_sort_ascending(heap_dist, heap_idx)
-        for j in range(k):
-            if heap_idx[j] < 0:
-                out_dist[qi, j] = np.inf
-                out_idx[qi, j] = -1
-            else:
-                out_dist[qi, j] = from_reduced(heap_dist[j], metric, p)
-                out_idx[qi, j] = heap_idx[j]
+        write_result_row(heap_dist, heap_idx, sort_results, metric, p, out_dist[qi], out_idx[qi])
