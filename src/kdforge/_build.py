@@ -312,28 +312,33 @@ class _Build:
             self._build_subtree(node)
             return self.rows(node)
 
-        for node in reversed(nodes):
-            submit(node)
-        if pool is None:
-            while stack:
-                done_rows = process(stack.pop())
+        try:
+            for node in reversed(nodes):
+                submit(node)
+            if pool is None:
+                while stack:
+                    done_rows = process(stack.pop())
+                    if bar is not None:
+                        bar.update(done_rows)
+                return
+            # A task queues its children before it completes, so once every future taken from
+            # the queue has completed and the queue is empty, every task has run.
+            error = None
+            while not queued.empty():
+                future = queued.get()
+                try:
+                    done_rows = future.result()
+                except BaseException as exc:  # let the other tasks finish with the arrays first
+                    error = error or exc
+                    continue
                 if bar is not None:
                     bar.update(done_rows)
-            return
-        # A task queues its children before it completes, so once every future taken from
-        # the queue has completed and the queue is empty, every task has run.
-        error = None
-        while not queued.empty():
-            future = queued.get()
-            try:
-                done_rows = future.result()
-            except BaseException as exc:  # let the other tasks finish with the arrays first
-                error = error or exc
-                continue
-            if bar is not None:
-                bar.update(done_rows)
-        if error is not None:
-            raise error
+            if error is not None:
+                raise error
+        finally:
+            # submit and process refer to each other and to self: break that cycle so the
+            # build's copies of the points are freed now, not at the next garbage collection
+            submit = process = None
 
 
 def build_arrays(data: np.ndarray, leaf_size: int, split_rule: int, division: str, index_dtype,
