@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from kdforge import words as wv
+from kdforge import vectors as wvec
 
 WORDS = ["the", ",", "naïve", "c++", "1.5", "end."]
 VECTORS = np.array(
@@ -110,7 +111,7 @@ def test_glove_text_rejects_bad_lines(tmp_path, bad_line, message):
 
 
 def test_glove_text_error_in_a_later_batch_names_its_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(wv, "_BATCH_LINES", 2)
+    monkeypatch.setattr(wvec, "_BATCH_LINES", 2)
     lines = text_lines()
     lines[4] = "bad 1.0 oops 2.0"
     with pytest.raises(ValueError, match="line 5"):
@@ -243,10 +244,10 @@ def test_load_vectors_detects_formats(tmp_path):
     w2v_text = write_text(tmp_path / "b.vec", text_lines(), header="6 3")
     w2v_bin = write_binary(tmp_path / "c.bin")
     w2v_bin_noext = write_binary(tmp_path / "c.vectors")
-    assert wv._sniff_format(glove) == "glove"
-    assert wv._sniff_format(w2v_text) == "word2vec"
-    assert wv._sniff_format(w2v_bin) == "word2vec-binary"
-    assert wv._sniff_format(w2v_bin_noext) == "word2vec-binary"
+    assert wvec._sniff_format(glove) == "glove"
+    assert wvec._sniff_format(w2v_text) == "word2vec"
+    assert wvec._sniff_format(w2v_bin) == "word2vec-binary"
+    assert wvec._sniff_format(w2v_bin_noext) == "word2vec-binary"
     for path in (glove, w2v_text, w2v_bin, w2v_bin_noext):
         words, vectors = wv.load_vectors(path)
         assert words == WORDS
