@@ -10,7 +10,7 @@ from scipy.spatial import cKDTree
 import kdforge
 import kdforge.tree
 from kdforge._build import PARALLEL_MIN_POINTS
-from kdforge._build_select import CHUNKED_MIN_ROWS
+from kdforge._kernels.select import CHUNKED_MIN_ROWS
 
 SPLITS = ("max_spread", "round_robin")
 DIVISIONS = ("median", "root")
@@ -33,7 +33,7 @@ def check_tree(tree, data, leaf_size=None):
     n_nodes, n_internal = tree.n_nodes, tree.n_internal
 
     # rows: a permutation, and the reordered copy matches it
-    assert idx.dtype == (np.int32 if n <= kdforge.tree.INDEX_INT32_LIMIT else np.int64)
+    assert idx.dtype == (np.int32 if n <= kdforge.record.INDEX_INT32_LIMIT else np.int64)
     np.testing.assert_array_equal(np.sort(idx), np.arange(n))
     np.testing.assert_array_equal(tree_data, data.astype(tree.dtype)[idx])
 
@@ -196,7 +196,7 @@ def test_float32(division):
 
 @pytest.mark.parametrize("division", DIVISIONS)
 def test_int64_index_path(monkeypatch, division):
-    monkeypatch.setattr(kdforge.tree, "INDEX_INT32_LIMIT", 1000)
+    monkeypatch.setattr(kdforge.record, "INDEX_INT32_LIMIT", 1000)
     data = np.random.default_rng(7).random((PARALLEL_MIN_POINTS + 1000, 2))
     serial = kdforge.KDTree(data, division=division, workers=1)
     assert serial.idx_array.dtype == np.int64

@@ -13,6 +13,7 @@ import pytest
 
 import kdforge
 import kdforge._build
+from kdforge import _treefile as treefile
 import kdforge.tree
 from kdforge import io
 from kdforge.io import TreeFileError
@@ -103,15 +104,16 @@ def test_mmap_arrays_are_aligned_copy_on_write_views_of_the_file(tmp_path):
     before = path.read_bytes()
     loaded = io.load(path)
     copied = ("node_start", "node_end", "split_dim")  # checked copies, not views
-    for name, attribute in io.TREE_ARRAYS:
-        value = getattr(loaded, attribute)
+    arrays = {name: getattr(loaded.record, name) for name in kdforge.record.ARRAY_FIELDS}
+    arrays["data"] = loaded._data
+    for name, value in arrays.items():
         assert value.flags.c_contiguous and value.flags.aligned and value.flags.writeable
         if name not in copied:
-            assert value.ctypes.data % io.ALIGNMENT == 0
+            assert value.ctypes.data % treefile.ALIGNMENT == 0
             base = value
             while not isinstance(base, mmap.mmap):
                 base = base.obj if isinstance(base, memoryview) else base.base
-    loaded._tree_data[0, 0] = 123.0  # a private copy of the page: the file does not change
+    loaded.record.tree_data[0, 0] = 123.0  # a private copy of the page: the file does not change
     assert path.read_bytes() == before
     assert not loaded.tree_data.flags.writeable  # the public views stay read-only
 
@@ -121,8 +123,10 @@ def test_mmap_load_touches_no_copy_of_the_points(tmp_path):
     path = tmp_path / "t.kdt"
     tree.save(path)
     loaded = io.load(path, verify_checksum=False, verify_contents=False)
-    for attribute in ("_data", "_tree_data", "_idx_array", "_node_bounds", "_split_value"):
-        assert not getattr(loaded, attribute).flags.owndata
+    record = loaded.record
+    for arr in (loaded._data, record.tree_data, record.idx_array, record.node_bounds,
+                record.split_value):
+        assert not arr.flags.owndata
 
 
 def test_saving_over_a_mapped_file_is_safe(tmp_path):
@@ -140,9 +144,9 @@ def test_file_never_contains_a_pickle(tmp_path):
     tree = make_tree()
     tree.save(tmp_path / "t.kdt")
     raw = (tmp_path / "t.kdt").read_bytes()
-    magic, version, header_length, _ = io.PREAMBLE.unpack_from(raw)
-    assert magic == io.MAGIC and version == io.FORMAT_VERSION
-    header = json.loads(raw[io.PREAMBLE.size:io.PREAMBLE.size + header_length])
+    magic, version, header_length, _ = treefile.PREAMBLE.unpack_from(raw)
+    assert magic == treefile.MAGIC and version == io.FORMAT_VERSION
+    header = json.loads(raw[treefile.PREAMBLE.size:treefile.PREAMBLE.size + header_length])
     assert header["n_points"] == 300 and header["tree"]["leaf_size"] == tree.leaf_size
     assert header["library_version"] == kdforge.__version__
     assert all(entry["offset"] % 64 == 0 for entry in header["arrays"].values())
@@ -166,8 +170,8 @@ def forbid_build(monkeypatch):
 
     def forbid():
         monkeypatch.setattr(kdforge.KDTree, "__init__", refuse)
-        monkeypatch.setattr(kdforge._build, "build_arrays", refuse)
-        monkeypatch.setattr(kdforge.tree, "build_arrays", refuse, raising=False)
+        monkeypatch.setattr(kdforge._build, "build_record", refuse)
+        monkeypatch.setattr(kdforge.tree, "build_record", refuse)
 
     return forbid
 
@@ -272,8 +276,8 @@ def test_a_file_without_division_reads_as_median(tmp_path):
 # ---------------------------------------------------------------------- broken and hostile files
 def read_header(path):
     raw = path.read_bytes()
-    _, _, header_length, _ = io.PREAMBLE.unpack_from(raw)
-    return raw, json.loads(raw[io.PREAMBLE.size:io.PREAMBLE.size + header_length]), header_length
+    _, _, header_length, _ = treefile.PREAMBLE.unpack_from(raw)
+    return raw, json.loads(raw[treefile.PREAMBLE.size:treefile.PREAMBLE.size + header_length]), header_length
 
 
 SHIFT = 4096
@@ -291,8 +295,8 @@ def rewrite_header(path, edit):
         entry["offset"] += SHIFT
     edit(header)
     text = json.dumps(header).encode()
-    assert io.PREAMBLE.size + len(text) <= start + SHIFT
-    preamble = io.PREAMBLE.pack(io.MAGIC, io.FORMAT_VERSION, len(text), zlib.crc32(text))
+    assert treefile.PREAMBLE.size + len(text) <= start + SHIFT
+    preamble = treefile.PREAMBLE.pack(treefile.MAGIC, io.FORMAT_VERSION, len(text), zlib.crc32(text))
     body = preamble + text
     path.write_bytes(body + bytes(start + SHIFT - len(body)) + raw[start:])
 
@@ -303,11 +307,9 @@ def craft(tmp_path, mutate, **options):
     state = tree.__getstate__()
     arrays = {name: arr.copy() for name, arr in state["arrays"].items()}
     mutate(arrays, tree)
-    crafted = kdforge.KDTree.__new__(kdforge.KDTree)
-    for name, attribute in io.TREE_ARRAYS:
-        setattr(crafted, attribute, arrays[name])
-    for name, attribute, _ in io.TREE_FIELDS:
-        setattr(crafted, attribute, state["tree"][name])
+    fields = {name: arrays[name] for name in kdforge.record.ARRAY_FIELDS}
+    record = tree.record._replace(**fields)
+    crafted = kdforge.KDTree._from_trusted_record(record, arrays["data"])  # unchecked on purpose
     path = tmp_path / "crafted.kdt"
     io.save(crafted, path)
     return path
@@ -332,8 +334,8 @@ def test_truncated_files(tmp_path, mmap_arrays):
     make_tree().save(path)
     raw = path.read_bytes()
     _, _, header_length = read_header(path)
-    for size in (0, 5, io.PREAMBLE.size, io.PREAMBLE.size + header_length // 2,
-                 io.PREAMBLE.size + header_length + 1, len(raw) // 2, len(raw) - 1):
+    for size in (0, 5, treefile.PREAMBLE.size, treefile.PREAMBLE.size + header_length // 2,
+                 treefile.PREAMBLE.size + header_length + 1, len(raw) // 2, len(raw) - 1):
         path.write_bytes(raw[:size])
         with pytest.raises(TreeFileError):
             io.load(path, mmap=mmap_arrays)
@@ -347,7 +349,7 @@ def test_bit_flips_fail_the_checksums(tmp_path):
     make_tree().save(path)
     raw, header, _ = read_header(path)
     arrays = header["arrays"]
-    for position, match in [(io.PREAMBLE.size + 5, "header checksum"),
+    for position, match in [(treefile.PREAMBLE.size + 5, "header checksum"),
                             (arrays["node_bounds"]["offset"] + 3, "mismatch in array 'node_bounds'"),
                             (arrays["idx_array"]["offset"], "mismatch in array 'idx_array'")]:
         flipped = bytearray(raw)
@@ -445,7 +447,7 @@ def test_structure_is_checked_even_without_content_checks(tmp_path, name, mutate
 
 def test_index_errors_are_caught_when_data_is_rebuilt(tmp_path):
     crafted = pickle.loads(pickle.dumps(make_tree()))
-    crafted._idx_array[0] = 10**6
+    crafted.record.idx_array[0] = 10**6
     io.save(crafted, tmp_path / "t.kdt", include_data=False)
     with pytest.raises(TreeFileError, match="outside"):
         io.load(tmp_path / "t.kdt", verify_checksum=False, verify_contents=False)
@@ -526,7 +528,7 @@ def test_crafted_headers_are_refused(tmp_path, name, edit, match):
                                   b'{"n_points": 1' + b"0" * 5000 + b"}", b"\xff\xfe"])
 def test_unparsable_headers_are_refused(tmp_path, text):
     path = tmp_path / "t.kdt"
-    preamble = io.PREAMBLE.pack(io.MAGIC, io.FORMAT_VERSION, len(text), zlib.crc32(text))
+    preamble = treefile.PREAMBLE.pack(treefile.MAGIC, io.FORMAT_VERSION, len(text), zlib.crc32(text))
     path.write_bytes(preamble + text)
     with pytest.raises(TreeFileError, match="header"):
         io.load(path)
@@ -534,7 +536,7 @@ def test_unparsable_headers_are_refused(tmp_path, text):
 
 def test_header_length_beyond_the_limit(tmp_path):
     path = tmp_path / "t.kdt"
-    path.write_bytes(io.PREAMBLE.pack(io.MAGIC, io.FORMAT_VERSION, 2**32 - 1, 0) + bytes(100))
+    path.write_bytes(treefile.PREAMBLE.pack(treefile.MAGIC, io.FORMAT_VERSION, 2**32 - 1, 0) + bytes(100))
     with pytest.raises(TreeFileError, match="header length"):
         io.load(path)
 

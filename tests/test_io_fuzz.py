@@ -11,6 +11,7 @@ import pytest
 
 import kdforge
 import reference
+from kdforge import _treefile as treefile
 from kdforge import io
 from kdforge.io import TreeFileError
 
@@ -51,8 +52,8 @@ def mutate(raw: bytes, rng) -> bytes:
         run = rng.integers(1, 17, dtype=np.uint8).item()
         data[start:start + run] = rng.integers(0, 256, size=run, dtype=np.uint8).tobytes()
     else:  # one bit flip in the preamble or the header
-        _, _, header_length, _ = io.PREAMBLE.unpack_from(raw)
-        data[rng.integers(io.PREAMBLE.size + header_length)] ^= 1 << rng.integers(8)
+        _, _, header_length, _ = treefile.PREAMBLE.unpack_from(raw)
+        data[rng.integers(treefile.PREAMBLE.size + header_length)] ^= 1 << rng.integers(8)
     return bytes(data)
 
 
@@ -94,10 +95,10 @@ def test_corrupt_files_are_refused_or_exact(tmp_path, verify_checksum):
 
 
 def _all_padding(raw: bytes, positions) -> bool:
-    _, _, header_length, _ = io.PREAMBLE.unpack_from(raw)
-    header = json.loads(raw[io.PREAMBLE.size:io.PREAMBLE.size + header_length])
+    _, _, header_length, _ = treefile.PREAMBLE.unpack_from(raw)
+    header = json.loads(raw[treefile.PREAMBLE.size:treefile.PREAMBLE.size + header_length])
     covered = np.zeros(len(raw), dtype=bool)
-    covered[:io.PREAMBLE.size + header_length] = True
+    covered[:treefile.PREAMBLE.size + header_length] = True
     for entry in header["arrays"].values():
         nbytes = int(np.prod(entry["shape"])) * np.dtype(entry["dtype"]).itemsize
         covered[entry["offset"]:entry["offset"] + nbytes] = True

@@ -147,7 +147,7 @@ def test_return_distance_false_and_workers_agree():
 
 
 def test_int64_indices_when_above_threshold(monkeypatch):
-    monkeypatch.setattr(kdforge.tree, "INDEX_INT32_LIMIT", 100)
+    monkeypatch.setattr(kdforge.record, "INDEX_INT32_LIMIT", 100)
     rng = np.random.default_rng(5)
     small = kdforge.KDTree(rng.random((100, 2)))
     big = kdforge.KDTree(rng.random((101, 2)))

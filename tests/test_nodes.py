@@ -21,20 +21,15 @@ HAS_ROOT_DIVISION = "division" in inspect.signature(kdforge.KDTree.__init__).par
 LAYOUTS = ["max_spread", "round_robin", "heap"] + (["root"] if HAS_ROOT_DIVISION else [])
 
 
-class HeapShapedTree(kdforge.KDTree):
-    """A KDTree whose arrays are replaced by a left-complete (ROOT-division-shaped) layout."""
-
-    @property
-    def n_internal(self):
-        return self._heap_internal
-
-
 def heap_shaped_tree(data, leaf_size):
     """Left-complete tree: ceil(n / leaf_size) leaves of leaf_size points (the last one in
     point order takes the rest), node i's children 2i+1 and 2i+2, split on the widest
-    dimension at the row where the left subtree's leaves end."""
-    tree = HeapShapedTree(data, leaf_size=leaf_size)
-    points = tree._data.copy()
+    dimension at the row where the left subtree's leaves end. Built here in Python, from
+    sorting, and validated by ``KDTree.from_record``."""
+    data = np.asarray(data)
+    if data.dtype not in (np.float32, np.float64):
+        data = data.astype(np.float64)
+    points = data.copy()
     n = points.shape[0]
     n_leaves = -(-n // leaf_size)
     n_internal, n_nodes = n_leaves - 1, 2 * n_leaves - 1
@@ -64,12 +59,12 @@ def heap_shaped_tree(data, leaf_size):
         split_value[node] = points[end[2 * node + 1], dim]
     bounds = np.stack([np.array([points[start[i]:end[i]].min(0) for i in range(n_nodes)]),
                        np.array([points[start[i]:end[i]].max(0) for i in range(n_nodes)])])
-    tree._tree_data, tree._idx_array = points, idx
-    tree._node_start, tree._node_end = start.astype(np.int32), end.astype(np.int32)
-    tree._split_dim, tree._split_value, tree._node_bounds = split_dim, split_value, bounds
-    tree._n_levels = n_nodes.bit_length() - 1
-    tree._heap_internal = n_internal
-    return tree
+    record = kdforge.TreeRecord(
+        tree_data=points, idx_array=idx, node_start=start.astype(np.int32),
+        node_end=end.astype(np.int32), split_dim=split_dim, split_value=split_value,
+        node_bounds=bounds, leaf_size=leaf_size, split=kdforge.record.SPLIT_RULES["max_spread"],
+        division=kdforge.record.DIVISIONS["root"], n_levels=n_nodes.bit_length() - 1)
+    return kdforge.KDTree.from_record(record, data)
 
 
 def make_tree(data, leaf_size, layout):

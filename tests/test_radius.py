@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 
 import kdforge
+import kdforge._search
 import reference
 from test_knn import P_VALUES, point_sets, tree_options
 
@@ -75,9 +76,9 @@ def test_locality_ordering_gives_the_same_results(monkeypatch):
     tree = kdforge.KDTree(data, leaf_size=8)
     plain_knn = tree.query(queries, k=7)
     plain_csr = tree.query_radius_csr(queries, 0.08, return_distance=True, sort_results=True)
-    monkeypatch.setattr(kdforge.tree, "LOCALITY_MIN_QUERIES", 1)
-    monkeypatch.setattr(kdforge.tree, "LOCALITY_MIN_POINTS", 1)
-    assert tree._query_order(queries)[1]
+    monkeypatch.setattr(kdforge._search, "LOCALITY_MIN_QUERIES", 1)
+    monkeypatch.setattr(kdforge._search, "LOCALITY_MIN_POINTS", 1)
+    assert kdforge._search.query_order(tree.record, queries)[1]
     for workers in (1, 3):
         ordered_knn = tree.query(queries, k=7, workers=workers)
         np.testing.assert_array_equal(plain_knn[1], ordered_knn[1])

@@ -1,29 +1,36 @@
 """kdforge: fast, complete KD-trees for Python.
 
-The main entry point is :class:`kdforge.KDTree`; see its docstring and :mod:`kdforge.tree`
-for the array layout. :mod:`kdforge.brute` is the exact brute-force engine,
-:mod:`kdforge.words` loads word vectors, :func:`kdforge.load` reads a saved tree and
-:mod:`kdforge.plot` (optional, matplotlib) draws 2-D trees.
+The main entry point is :class:`kdforge.KDTree`; :mod:`kdforge.record` documents the
+tree's arrays. :class:`kdforge.KDForest` is the approximate randomized forest,
+:class:`kdforge.NeighborIndex` picks a tree or brute force, :mod:`kdforge.brute` is the
+exact brute-force engine, :mod:`kdforge.words` searches word vectors (loaded by
+:mod:`kdforge.vectors`), :func:`kdforge.load` reads a saved tree and :mod:`kdforge.plot`
+(optional, matplotlib) draws 2-D trees.
+
+Package layout: public modules (``tree``, ``record``, ``results``, ``nodes``, ``io``,
+``forest``, ``index``, ``brute``, ``vectors``, ``words``, ``datasets``, ``plot``, ``demo``,
+``cli``) over internal ones (``_search``: the queries' internal entry points; ``_build``:
+the build schedule; ``_treefile``: the file format; ``_validation``: argument checks;
+``_parallel``: the thread pool; ``_metric_names``; ``_kernels``: every Numba kernel).
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
-
 from . import brute, words
+from ._treefile import TreeFileError
+from ._version import __version__
 from .forest import KDForest
 from .index import NeighborIndex
-from .io import TreeFileError, load
+from .io import load
 from .nodes import NodeIdError
-from .tree import DEFAULT_LEAF_SIZE, INDEX_INT32_LIMIT, KDTree, RadiusNeighbors
-
-try:
-    __version__ = _version("kdforge")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+from .record import DEFAULT_LEAF_SIZE, INDEX_INT32_LIMIT, TreeRecord
+from .results import NeighborsCSR, RadiusNeighbors
+from .tree import KDTree
 
 __all__ = [
     "KDTree",
     "KDForest",
     "NeighborIndex",
+    "TreeRecord",
+    "NeighborsCSR",
     "RadiusNeighbors",
     "NodeIdError",
     "TreeFileError",

@@ -1,7 +1,7 @@
 """Build a KD-tree's arrays, serially or on a pool of threads.
 
 Every node's row range follows from ``(n, leaf_size, division)`` alone
-(:func:`~kdforge._build_kernels.node_row_ranges`), so the build only has to choose each
+(:func:`~kdforge._kernels.build.node_row_ranges`), so the build only has to choose each
 internal node's split and bring its rows into order. It works on a private copy of the
 points, ``tree_data``, permuting its rows and ``idx_array`` together.
 
@@ -10,7 +10,7 @@ Parallel schedule (``workers > 1``):
 1. *Wide* phase: while there are fewer open nodes than threads, each open node is split
    with all threads working inside it: its bounding box, and every round of its selection
    on ranges of at least ``CHUNKED_MIN_ROWS`` rows, are cut into chunks
-   (see :mod:`kdforge._build_select`). The root's first round copies the input into
+   (see :mod:`kdforge._kernels.select`). The root's first round copies the input into
    ``tree_data`` chunk by chunk as it partitions; a root too small to be split this way
    is copied first, by all threads.
 2. *Task* phase: the open nodes become tasks on the shared thread pool. A task goes depth
@@ -27,16 +27,11 @@ same work whichever thread runs which chunk, so the tree is identical for every 
 
 from __future__ import annotations
 
-import threading
 from queue import SimpleQueue
 
 import numpy as np
 
-from ._build_kernels import (
-    DIVISION_MEDIAN,
-    DIVISION_ROOT,
-    SPLIT_MAX_SPREAD,
-    SPLIT_ROUND_ROBIN,
+from ._kernels.build import (
     build_subtree,
     merge_child_bounds,
     node_row_ranges,
@@ -45,7 +40,7 @@ from ._build_kernels import (
     split_one_node,
     widest_dimension,
 )
-from ._build_select import (
+from ._kernels.select import (
     CHUNK_ROWS,
     CHUNKED_MIN_ROWS,
     SMALL_ROWS,
@@ -58,25 +53,11 @@ from ._build_select import (
     select_rows,
     swap_misplaced,
 )
-from ._parallel import _pool
+from ._parallel import get_pool, on_pool_thread
+from .record import SPLIT_MAX_SPREAD, SPLIT_ROUND_ROBIN, TreeRecord, index_dtype_for, tree_shape
 
-#: Name prefix of the threads of :func:`kdforge._parallel._pool`.
-POOL_THREAD_PREFIX = "kdforge"
+__all__ = ["build_record", "PARALLEL_MIN_POINTS"]
 
-__all__ = [
-    "SPLIT_MAX_SPREAD",
-    "SPLIT_ROUND_ROBIN",
-    "DIVISION_MEDIAN",
-    "DIVISION_ROOT",
-    "tree_levels",
-    "tree_shape",
-    "check_division",
-    "check_progress",
-    "build_arrays",
-]
-
-#: Division rules by name.
-DIVISION_RULES = {"median": DIVISION_MEDIAN, "root": DIVISION_ROOT}
 #: Below this many points the build runs on the calling thread whatever ``workers`` says:
 #: handing work to threads costs more than it saves.
 PARALLEL_MIN_POINTS = 1 << 16
@@ -88,51 +69,6 @@ MIN_TASK_ROWS = 4 * SMALL_ROWS
 PROGRESS_TASKS = 64
 
 
-def tree_levels(n_points: int, leaf_size: int) -> int:
-    """Number of splitting levels ``L`` of a median-division tree (all leaves at depth ``L``).
-
-    ``L`` is the smallest value for which no leaf holds more than ``leaf_size`` points, capped
-    at ``floor(log2(n_points))`` so that no leaf is empty. Leaves then hold
-    ``floor(n / 2**L)`` or ``ceil(n / 2**L)`` points: between ``leaf_size / 2`` and
-    ``leaf_size`` (for ``leaf_size == 1``: one or two).
-    """
-    levels = 0
-    while (leaf_size << levels) < n_points and (2 << levels) <= n_points:
-        levels += 1
-    return levels
-
-
-def tree_shape(n_points: int, leaf_size: int, division: int) -> tuple[int, int]:
-    """``(n_levels, n_nodes)`` of a tree: its maximum leaf depth and its number of nodes.
-
-    ``DIVISION_MEDIAN``: ``2**(L + 1) - 1`` nodes, see :func:`tree_levels`.
-    ``DIVISION_ROOT``: ``ceil(n / leaf_size)`` leaves, ``2 * n_leaves - 1`` nodes, leaves at
-    depth ``ceil(log2(n_leaves))`` and possibly one less.
-    """
-    if division == DIVISION_MEDIAN:
-        levels = tree_levels(n_points, leaf_size)
-        return levels, (2 << levels) - 1
-    n_leaves = -(-n_points // leaf_size)
-    return (n_leaves - 1).bit_length(), 2 * n_leaves - 1
-
-
-def check_division(division) -> int:
-    """Return the code of a division rule name, or raise ``TypeError``/``ValueError``."""
-    if not isinstance(division, str):
-        raise TypeError(f"division must be a string, one of {sorted(DIVISION_RULES)}, got "
-                        f"{type(division).__name__} {division!r}")
-    if division not in DIVISION_RULES:
-        raise ValueError(f"division must be one of {sorted(DIVISION_RULES)}, got {division!r}")
-    return DIVISION_RULES[division]
-
-
-def check_progress(progress) -> bool:
-    """Return ``progress`` if it is a bool, else raise ``TypeError``."""
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress must be True or False, got {type(progress).__name__} {progress!r}")
-    return bool(progress)
-
-
 def _progress_bar(total: int):
     try:
         from tqdm.auto import tqdm
@@ -142,12 +78,6 @@ def _progress_bar(total: int):
     return tqdm(total=total, unit="pt", unit_scale=True, desc="building KDTree")
 
 
-def _on_pool_thread() -> bool:
-    """Whether the caller runs on a kdforge pool thread: waiting there for tasks queued on the
-    same pool could deadlock, so a build started there runs serially."""
-    return threading.current_thread().name.startswith(POOL_THREAD_PREFIX)
-
-
 def _even_parts(n_items: int, n_parts: int) -> list[tuple[int, int]]:
     """``range(n_items)`` cut into at most ``n_parts`` contiguous non-empty (start, stop)."""
     edges = [n_items * i // n_parts for i in range(n_parts + 1)]
@@ -155,33 +85,37 @@ def _even_parts(n_items: int, n_parts: int) -> list[tuple[int, int]]:
 
 
 class _Build:
-    """The arrays of a tree under construction and the schedule that fills them."""
+    """The record of a tree under construction and the schedule that fills it."""
 
-    def __init__(self, data, leaf_size, split_rule, division, index_dtype):
+    def __init__(self, data, leaf_size, split_rule, division):
         n_points, n_dims = data.shape
+        index_dtype = index_dtype_for(n_points)
         self.data = data
-        self.split_rule = split_rule
-        self.n_levels, n_nodes = tree_shape(n_points, leaf_size, division)
+        n_levels, n_nodes = tree_shape(n_points, leaf_size, division)
         self.n_internal = n_nodes // 2
-        self.node_start = np.empty(n_nodes, dtype=index_dtype)
-        self.node_end = np.empty(n_nodes, dtype=index_dtype)
-        node_row_ranges(n_points, leaf_size, division, self.node_start, self.node_end)
-        self.points = np.empty_like(data)
-        self.idx = np.empty(n_points, dtype=index_dtype)
-        self.split_dim = np.empty(n_nodes, dtype=np.int32)
-        self.split_value = np.empty(n_nodes, dtype=data.dtype)
-        self.node_bounds = np.empty((2, n_nodes, n_dims), dtype=data.dtype)
+        node_start = np.empty(n_nodes, dtype=index_dtype)
+        node_end = np.empty(n_nodes, dtype=index_dtype)
+        node_row_ranges(n_points, leaf_size, division, node_start, node_end)
+        self.record = TreeRecord(
+            tree_data=np.empty_like(data), idx_array=np.empty(n_points, dtype=index_dtype),
+            node_start=node_start, node_end=node_end,
+            split_dim=np.empty(n_nodes, dtype=np.int32),
+            split_value=np.empty(n_nodes, dtype=data.dtype),
+            node_bounds=np.empty((2, n_nodes, n_dims), dtype=data.dtype),
+            leaf_size=leaf_size, split=split_rule, division=division, n_levels=n_levels)
+        # the arrays the schedule works on, by the names of the selection kernels
+        self.points = self.record.tree_data
+        self.idx = self.record.idx_array
+        self.node_start = node_start
+        self.node_end = node_end
 
     def rows(self, node: int) -> int:
         return int(self.node_end[node] - self.node_start[node])
 
-    def arrays(self) -> dict:
-        if self.split_rule == SPLIT_ROUND_ROBIN:
-            merge_child_bounds(self.node_bounds, self.n_internal)
-        return dict(tree_data=self.points, idx_array=self.idx, node_start=self.node_start,
-                    node_end=self.node_end, split_dim=self.split_dim,
-                    split_value=self.split_value, node_bounds=self.node_bounds,
-                    n_levels=self.n_levels, n_internal=self.n_internal)
+    def finish(self) -> TreeRecord:
+        if self.record.split == SPLIT_ROUND_ROBIN:
+            merge_child_bounds(self.record.node_bounds, self.n_internal)
+        return self.record
 
     # ------------------------------------------------------------------ serial
     def build_serial(self) -> None:
@@ -189,17 +123,14 @@ class _Build:
         self._build_subtree(0)
 
     def _build_subtree(self, node: int) -> None:
-        build_subtree(self.points, self.idx, self.node_start, self.node_end, self.split_dim,
-                      self.split_value, self.node_bounds, node, self.n_internal,
-                      self.split_rule)
+        build_subtree(self.record, node)
 
     def _split_one(self, node: int) -> None:
-        split_one_node(self.points, self.idx, self.node_start, self.node_end, self.split_dim,
-                       self.split_value, self.node_bounds, node, self.split_rule)
+        split_one_node(self.record, node)
 
     # ------------------------------------------------------------------ parallel
     def build_parallel(self, workers: int, bar) -> None:
-        pool = _pool(workers) if workers > 1 else None
+        pool = get_pool(workers) if workers > 1 else None
         n_points = self.data.shape[0]
         open_nodes = [0]
         if pool is not None and self._is_wide(0):
@@ -245,14 +176,15 @@ class _Build:
         end = int(self.node_end[node])
         n_dims = self.points.shape[1]
         rows = self.data if copy_first else self.points  # the node's rows, as they stand
-        if self.split_rule == SPLIT_MAX_SPREAD:
+        node_bounds = self.record.node_bounds
+        if self.record.split == SPLIT_MAX_SPREAD:
             parts = _even_parts(end - start, workers)
             partial = np.empty((2, len(parts), n_dims), dtype=self.points.dtype)
             self._map(pool, rows_bounds, [(rows, start + a, start + b, partial, i)
                                           for i, (a, b) in enumerate(parts)])
-            self.node_bounds[0, node] = partial[0].min(axis=0)
-            self.node_bounds[1, node] = partial[1].max(axis=0)
-            dim = widest_dimension(self.node_bounds, node)
+            node_bounds[0, node] = partial[0].min(axis=0)
+            node_bounds[1, node] = partial[1].max(axis=0)
+            dim = widest_dimension(node_bounds, node)
         else:
             dim = round_robin_dimension(node, n_dims)
         k = int(self.node_end[2 * node + 1])
@@ -269,12 +201,12 @@ class _Build:
             lo, hi, floor, has_floor = advance(lo, hi, k, boundary, threshold, equal_only,
                                                floor, has_floor)
         select_rows(self.points, self.idx, lo, hi, k, dim, floor, has_floor, round_no, scratch)
-        self.split_dim[node] = dim
-        self.split_value[node] = self.points[k, dim]
+        self.record.split_dim[node] = dim
+        self.record.split_value[node] = self.points[k, dim]
 
     def _partition_wide(self, pool, workers: int, lo: int, hi: int, dim: int,
                         threshold: float, copy_first: bool) -> int:
-        """:func:`~kdforge._build_select.partition_chunked` with chunks and swaps on threads."""
+        """:func:`~kdforge._kernels.select.partition_chunked` with chunks and swaps on threads."""
         n_chunks = -(-(hi - lo) // CHUNK_ROWS)
         counts = np.empty(n_chunks, dtype=np.int64)
         self._map(pool, partition_chunks,
@@ -341,9 +273,9 @@ class _Build:
             submit = process = None
 
 
-def build_arrays(data: np.ndarray, leaf_size: int, split_rule: int, division: str, index_dtype,
-                 workers: int = 1, progress: bool = False) -> dict:
-    """Build every array of a tree over validated ``data`` (C-contiguous float32/float64).
+def build_record(data: np.ndarray, leaf_size: int, split_rule: int, division: int,
+                 workers: int = 1, progress: bool = False) -> TreeRecord:
+    """Build the record of a tree over validated ``data`` (C-contiguous float32/float64).
 
     Parameters
     ----------
@@ -352,34 +284,29 @@ def build_arrays(data: np.ndarray, leaf_size: int, split_rule: int, division: st
         Validated, >= 1.
     split_rule : int
         ``SPLIT_MAX_SPREAD`` or ``SPLIT_ROUND_ROBIN``.
-    division : {"median", "root"}
-        Checked here.
-    index_dtype : numpy dtype
-        int32 or int64, for ``idx_array`` and the node row ranges.
+    division : int
+        ``DIVISION_MEDIAN`` or ``DIVISION_ROOT``.
     workers : int
         Threads to use (validated, >= 1). The tree does not depend on it.
     progress : bool
-        Show a tqdm progress bar (checked here; tqdm is imported only then).
+        Show a tqdm progress bar (tqdm is imported only then).
 
     Returns
     -------
-    dict
-        ``tree_data`` (points in tree order), ``idx_array``, ``node_start``, ``node_end``,
-        ``split_dim``, ``split_value``, ``node_bounds``, ``n_levels`` (maximum leaf depth) and
-        ``n_internal`` (number of internal nodes; nodes ``>= n_internal`` are leaves).
+    TreeRecord
+        Indices are int32 up to ``INDEX_INT32_LIMIT`` points, int64 beyond.
     """
-    division = check_division(division)
     n_points = data.shape[0]
-    bar = _progress_bar(n_points) if check_progress(progress) else None
-    build = _Build(data, leaf_size, split_rule, division, index_dtype)
-    if n_points < PARALLEL_MIN_POINTS or _on_pool_thread():
+    bar = _progress_bar(n_points) if progress else None
+    build = _Build(data, leaf_size, split_rule, division)
+    if n_points < PARALLEL_MIN_POINTS or on_pool_thread():
         workers = 1
     if workers == 1 and bar is None:
         build.build_serial()
-        return build.arrays()
+        return build.finish()
     try:
         build.build_parallel(workers, bar)
     finally:
         if bar is not None:
             bar.close()
-    return build.arrays()
+    return build.finish()

@@ -11,7 +11,10 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["chunk_bounds", "run_chunked"]
+__all__ = ["POOL_THREAD_PREFIX", "get_pool", "chunk_bounds", "run_chunked", "on_pool_thread"]
+
+#: Name prefix of the pool's threads.
+POOL_THREAD_PREFIX = "kdforge"
 
 _POOL_LOCK = threading.Lock()
 _POOLS: dict[int, ThreadPoolExecutor] = {}
@@ -22,11 +25,12 @@ CHUNKS_PER_WORKER = 4
 MIN_CHUNK = 256
 
 
-def _pool(workers: int) -> ThreadPoolExecutor:
+def get_pool(workers: int) -> ThreadPoolExecutor:
+    """The shared pool of ``workers`` threads (created on first use)."""
     with _POOL_LOCK:
         pool = _POOLS.get(workers)
         if pool is None:
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kdforge")
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=POOL_THREAD_PREFIX)
             _POOLS[workers] = pool
         return pool
 
@@ -56,6 +60,12 @@ def run_chunked(task, n_items: int, workers: int) -> list:
     bounds = chunk_bounds(n_items, workers)
     if len(bounds) == 1:
         return [task(*bounds[0])]
-    pool = _pool(workers)
+    pool = get_pool(workers)
     futures = [pool.submit(task, start, stop) for start, stop in bounds]
     return [f.result() for f in futures]
+
+
+def on_pool_thread() -> bool:
+    """Whether the caller runs on a kdforge pool thread: waiting there for tasks queued on the
+    same pool could deadlock, so work started there runs serially."""
+    return threading.current_thread().name.startswith(POOL_THREAD_PREFIX)

@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 __all__ = [
+    "as_real_array",
     "as_data_array",
     "as_query_array",
     "check_k",
@@ -24,12 +25,19 @@ __all__ = [
     "check_workers",
     "check_distance_upper_bound",
     "check_max_leaves",
+    "check_int",
+    "check_bool",
+    "check_choice",
+    "check_float_dtype",
+    "is_integer",
+    "as_box_corner",
+    "columns_as_data",
 ]
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+from .record import FLOAT_DTYPES
 
 
-def _as_real_array(values, name: str, dtype=None) -> np.ndarray:
+def as_real_array(values, name: str, dtype=None) -> np.ndarray:
     """Convert ``values`` to a float32/float64 ndarray, refusing non-real dtypes."""
     arr = values if isinstance(values, np.ndarray) else np.asarray(values)
     kind = arr.dtype.kind
@@ -71,7 +79,7 @@ def as_data_array(data, name: str = "data") -> np.ndarray:
         C-contiguous float32 or float64 array of shape (n, d). It is the caller's array itself
         when that already has this form (it is never written to).
     """
-    arr = _as_real_array(data, name)
+    arr = as_real_array(data, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array of shape (n_points, n_dims), got {arr.ndim}-D shape {arr.shape}")
     if arr.shape[0] == 0:
@@ -82,7 +90,8 @@ def as_data_array(data, name: str = "data") -> np.ndarray:
     return arr
 
 
-def as_query_array(X, n_dims: int, dtype, name: str = "X") -> tuple[np.ndarray, bool]:
+def as_query_array(X, n_dims: int, dtype, name: str = "X",
+                   owner: str = "the tree") -> tuple[np.ndarray, bool]:
     """Validate query points against a tree of ``n_dims`` dimensions.
 
     Parameters
@@ -95,6 +104,8 @@ def as_query_array(X, n_dims: int, dtype, name: str = "X") -> tuple[np.ndarray, 
         The tree's dtype; queries are converted to it.
     name : str
         Name used in error messages.
+    owner : str
+        What the queries are searched in, for error messages ("the tree", "data", ...).
 
     Returns
     -------
@@ -102,29 +113,93 @@ def as_query_array(X, n_dims: int, dtype, name: str = "X") -> tuple[np.ndarray, 
     single : bool
         True when ``X`` was one point, so results should drop the leading axis.
     """
-    arr = _as_real_array(X, name, dtype=dtype)
+    arr = as_real_array(X, name, dtype=dtype)
     single = arr.ndim == 1
     if single:
         arr = arr.reshape(1, -1)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 1-D (one point) or 2-D (m, d), got {arr.ndim}-D shape {arr.shape}")
     if arr.shape[1] != n_dims:
-        raise ValueError(f"{name} has {arr.shape[1]} dimension(s) but the tree has {n_dims}")
+        raise ValueError(f"{name} has {arr.shape[1]} dimension(s) but {owner} has {n_dims}")
     _check_finite(arr, name)
     return arr, single
 
 
-def _is_integer(value) -> bool:
+def is_integer(value) -> bool:
+    """Whether ``value`` is a Python or NumPy integer (booleans are not)."""
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value, name: str, minimum: int | None = None, maximum: int | None = None,
+              allow_none: bool = False) -> int | None:
+    """Return ``value`` as an int within ``[minimum, maximum]``, or raise.
+
+    Parameters
+    ----------
+    value : object
+        The argument.
+    name : str
+        Its name, for the messages.
+    minimum, maximum : int, optional
+        Inclusive bounds.
+    allow_none : bool, default False
+        Accept None (and return it).
+
+    Raises
+    ------
+    TypeError
+        Not an integer (booleans and floats are refused).
+    ValueError
+        Outside the bounds.
+    """
+    if value is None and allow_none:
+        return None
+    if not is_integer(value):
+        expected = "an integer or None" if allow_none else "an integer"
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return int(value)
+
+
+def check_bool(value, name: str) -> bool:
+    """Return ``value`` if it is a Python or NumPy bool, else raise ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def check_choice(value, name: str, choices):
+    """Return ``value`` if it is one of ``choices`` (compared by equality), else raise.
+
+    Raises ``TypeError`` when ``choices`` are all strings and ``value`` is not a string,
+    ``ValueError`` otherwise.
+    """
+    choices = tuple(choices)
+    if all(isinstance(c, str) for c in choices) and not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {list(choices)}, got "
+                        f"{type(value).__name__} {value!r}")
+    if not any(value is c or (value == c and type(value) is type(c)) for c in choices):
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def check_float_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """Return ``dtype`` as a NumPy dtype if it is float32 or float64, else raise ``TypeError``."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from None
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype}")
+    return dtype
 
 
 def check_k(k) -> int:
     """Return ``k`` as an int >= 1 or raise."""
-    if not _is_integer(k):
-        raise TypeError(f"k must be an integer, got {type(k).__name__} {k!r}")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    return int(k)
+    return check_int(k, "k", minimum=1)
 
 
 def check_p(p) -> float:
@@ -159,11 +234,7 @@ def check_distance_upper_bound(bound) -> float:
 
 def check_leaf_size(leaf_size) -> int:
     """Return ``leaf_size`` as an int >= 1 or raise."""
-    if not _is_integer(leaf_size):
-        raise TypeError(f"leaf_size must be an integer, got {type(leaf_size).__name__} {leaf_size!r}")
-    if leaf_size < 1:
-        raise ValueError(f"leaf_size must be >= 1, got {leaf_size}")
-    return int(leaf_size)
+    return check_int(leaf_size, "leaf_size", minimum=1)
 
 
 def check_radius(r, n_queries: int) -> np.ndarray:
@@ -197,7 +268,7 @@ def check_workers(workers) -> int:
     Other negative values count back from the number of cores as in scikit-learn
     (-2 = all but one), never below 1.
     """
-    if not _is_integer(workers):
+    if not is_integer(workers):
         raise TypeError(f"workers must be an integer (-1 = all cores), got {type(workers).__name__} {workers!r}")
     workers = int(workers)
     if workers == 0:
@@ -209,8 +280,55 @@ def check_workers(workers) -> int:
 
 def check_max_leaves(max_leaves) -> int:
     """Return the leaf budget ``max_leaves`` of an approximate search as an int >= 1 or raise."""
-    if not _is_integer(max_leaves):
+    if not is_integer(max_leaves):
         raise TypeError(f"max_leaves must be an integer or None, got {type(max_leaves).__name__} {max_leaves!r}")
-    if max_leaves < 1:
-        raise ValueError(f"max_leaves must be >= 1, got {max_leaves}")
-    return int(max_leaves)
+    return check_int(max_leaves, "max_leaves", minimum=1)
+
+
+def as_box_corner(values, n_dims: int, name: str) -> np.ndarray:
+    """Validate one corner array of query boxes: float64 of shape (d,) or (m, d), no NaN."""
+    arr = as_real_array(values, name, dtype=np.float64)
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D (one box) or 2-D (m, d), got {arr.ndim}-D shape {arr.shape}")
+    if arr.shape[-1] != n_dims:
+        raise ValueError(f"{name} has {arr.shape[-1]} dimension(s) but the tree has {n_dims}")
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} contains NaN; box corners must be numbers (+-inf allowed)")
+    return arr
+
+
+def columns_as_data(columns) -> np.ndarray:
+    """Validate one 1-D array per dimension and return them side by side, shape (n, d).
+
+    float32 when every column is float32, float64 otherwise; the columns are copied once.
+
+    Raises
+    ------
+    TypeError
+        A column is not real-valued (complex, object, string...), or ``columns`` is a string.
+    ValueError
+        No columns, a column that is not 1-D, columns of different lengths, or a NaN or
+        infinite value (the message names the column).
+    """
+    if isinstance(columns, (str, bytes)):
+        raise TypeError("columns must be a sequence of 1-D arrays, got a string")
+    arrays = [np.asarray(col) for col in columns]
+    if not arrays:
+        raise ValueError("columns is empty: give one 1-D array per dimension")
+    for j, arr in enumerate(arrays):
+        if arr.dtype.kind == "c":
+            raise TypeError(f"columns[{j}] must be real-valued, got complex dtype {arr.dtype}")
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"columns[{j}] must be a numeric array, got dtype {arr.dtype}")
+        if arr.ndim != 1:
+            raise ValueError(f"columns[{j}] must be 1-D, got {arr.ndim}-D shape {arr.shape}")
+        if arr.shape[0] != arrays[0].shape[0]:
+            raise ValueError(f"columns have different lengths: columns[0] has {arrays[0].shape[0]} "
+                             f"values, columns[{j}] has {arr.shape[0]}")
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ValueError(f"columns[{j}] contains NaN or infinite values; all values must be finite")
+    all_float32 = all(arr.dtype == np.float32 for arr in arrays)
+    data = np.empty((arrays[0].shape[0], len(arrays)), dtype=np.float32 if all_float32 else np.float64)
+    for j, arr in enumerate(arrays):
+        data[:, j] = arr
+    return data

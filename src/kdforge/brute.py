@@ -59,23 +59,22 @@ on a 2-core machine; kdforge never changes BLAS settings (``OPENBLAS_NUM_THREADS
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import numpy as np
-from numba import njit
 
-from ._knn import heap_offer, heap_sort_ascending
-from ._parallel import MIN_CHUNK, run_chunked
-from ._radius import _grow
-from ._validation import (
-    as_data_array,
-    as_query_array,
-    check_k,
-    check_p,
-    check_radius,
-    check_workers,
+from . import _validation as v
+from ._kernels.brute import (
+    knn_filter_block,
+    knn_scan,
+    radius_filter_block,
+    radius_scan,
+    row_sq_norms,
 )
+from ._kernels.distance import metric_code, to_reduced, from_reduced
+from ._kernels.heaps import sort_heap_rows
+from ._parallel import MIN_CHUNK, run_chunked
+from .results import join_segments, sort_csr_rows
 
 __all__ = ["knn", "radius", "BLOCK_BYTES"]
 
@@ -87,166 +86,8 @@ DEFAULT_QUERY_BLOCK = 256
 MIN_DATA_BLOCK = 512
 
 _U64 = 2.0**-53
-
-
-# --------------------------------------------------------------------------------------
-# Numba kernels
-# --------------------------------------------------------------------------------------
-
-
-@njit(cache=True, nogil=True)
-def _sort_heaps(heap_d, heap_i):
-    """Sort each row of a batch of max-heaps into increasing ``(distance, index)`` order."""
-    for row in range(heap_d.shape[0]):
-        heap_sort_ascending(heap_d[row], heap_i[row])
-
-
-@njit(cache=True, nogil=True, fastmath=False)
-def _row_sq_norms(X):
-    """Squared Euclidean norm of each row, accumulated in float64."""
-    out = np.empty(X.shape[0], dtype=np.float64)
-    for i in range(X.shape[0]):
-        s = 0.0
-        for t in range(X.shape[1]):
-            v = np.float64(X[i, t])
-            s += v * v
-        out[i] = s
-    return out
-
-
-@njit(cache=True, nogil=True, fastmath=False)
-def _sq_dist(x, q):
-    """Direct squared Euclidean distance in float64."""
-    s = 0.0
-    for t in range(x.shape[0]):
-        diff = np.float64(x[t]) - np.float64(q[t])
-        s += diff * diff
-    return s
-
-
-@njit(cache=True, nogil=True, fastmath=False)
-def _minkowski_key(x, q, p, bound):
-    """Monotone key of the Minkowski distance: ``sum |x-q|**p`` (``max`` for p = inf).
-
-    Accumulates in float64 and returns early, with a value > ``bound``, as soon as the
-    partial key exceeds ``bound`` (partial sums of non-negative terms never decrease).
-    """
-    d = x.shape[0]
-    s = 0.0
-    if p == 1.0:
-        for t in range(d):
-            s += abs(np.float64(x[t]) - np.float64(q[t]))
-            if s > bound:
-                return s
-    elif p == 2.0:
-        for t in range(d):
-            diff = np.float64(x[t]) - np.float64(q[t])
-            s += diff * diff
-            if s > bound:
-                return s
-    elif p == np.inf:
-        for t in range(d):
-            diff = abs(np.float64(x[t]) - np.float64(q[t]))
-            if diff > s:
-                s = diff
-                if s > bound:
-                    return s
-    else:
-        for t in range(d):
-            s += abs(np.float64(x[t]) - np.float64(q[t])) ** p
-            if s > bound:
-                return s
-    return s
-
-
-@njit(cache=True, nogil=True, fastmath=False)
-def _key_to_dist(key, p):
-    if p == 1.0 or p == np.inf:
-        return key
-    if p == 2.0:
-        return math.sqrt(key)
-    return key ** (1.0 / p)
-
-
-@njit(cache=True, nogil=True, fastmath=False)
-def _knn_scan(data, queries, p, heap_d, heap_i):
-    """kNN by scanning all data per query; heaps hold Minkowski keys (see _minkowski_key)."""
-    for i in range(queries.shape[0]):
-        hd = heap_d[i]
-        hi = heap_i[i]
-        q = queries[i]
-        for j in range(data.shape[0]):
-            key = _minkowski_key(data[j], q, p, hd[0])
-            heap_offer(hd, hi, key, j)
-
-
-@njit(cache=True, nogil=True, fastmath=False)
-def _append_hit(rows, cols, dists, count, row, col, dist):
-    """Append one hit to growable buffers; return them (possibly reallocated)."""
-    if count == rows.shape[0]:
-        rows = _grow(rows, count + 1)
-        cols = _grow(cols, count + 1)
-        dists = _grow(dists, count + 1)
-    rows[count] = row
-    cols[count] = col
-    dists[count] = dist
-    return rows, cols, dists
-
-
-@njit(cache=True, nogil=True, fastmath=False)
-def _radius_scan(data, queries, p, r_key, row0, rows, cols, dists, count):
-    """Append ``(row0 + i, j, distance)`` for every point whose key is <= ``r_key[i]``."""
-    for i in range(queries.shape[0]):
-        q = queries[i]
-        bound = r_key[i]
-        for j in range(data.shape[0]):
-            key = _minkowski_key(data[j], q, p, bound)
-            if key <= bound:
-                rows, cols, dists = _append_hit(rows, cols, dists, count, row0 + i, j, _key_to_dist(key, p))
-                count += 1
-    return rows, cols, dists, count
-
-
-@njit(cache=True, nogil=True, fastmath=False)
-def _knn_filter_block(G, j0, x_lo, x_slope, q_lo, q_norm, data, queries, heap_d, heap_i):
-    """Offer the data points ``j0 : j0 + G.shape[1]`` to the heaps of a block of queries.
-
-    ``G[i, jj]`` is the dot product of shifted query i with shifted point ``j0 + jj``, and
-    ``x_lo[j] - x_slope[j] * b - 2 G + q_lo[i]`` is a lower bound of the squared distance
-    (``b = q_norm[i]``; see :class:`_EuclideanPlan`). A point whose lower bound exceeds the
-    current k-th smallest direct squared distance is skipped; the others are measured.
-    """
-    for i in range(G.shape[0]):
-        hd = heap_d[i]
-        hi = heap_i[i]
-        q = queries[i]
-        b = q_norm[i]
-        limit = hd[0] - q_lo[i]
-        for jj in range(G.shape[1]):
-            j = j0 + jj
-            if x_lo[j] - x_slope[j] * b - 2.0 * np.float64(G[i, jj]) > limit:
-                continue
-            heap_offer(hd, hi, _sq_dist(data[j], q), j)
-            limit = hd[0] - q_lo[i]
-
-
-@njit(cache=True, nogil=True, fastmath=False)
-def _radius_filter_block(G, j0, x_lo, x_slope, q_lo, q_norm, data, queries, r_key, row0, rows, cols, dists, count):
-    """Radius counterpart of :func:`_knn_filter_block`; appends hits as in :func:`_radius_scan`."""
-    for i in range(G.shape[0]):
-        q = queries[i]
-        b = q_norm[i]
-        bound = r_key[i]
-        limit = bound - q_lo[i]
-        for jj in range(G.shape[1]):
-            j = j0 + jj
-            if x_lo[j] - x_slope[j] * b - 2.0 * np.float64(G[i, jj]) > limit:
-                continue
-            key = _sq_dist(data[j], q)
-            if key <= bound:
-                rows, cols, dists = _append_hit(rows, cols, dists, count, row0 + i, j, math.sqrt(key))
-                count += 1
-    return rows, cols, dists, count
+#: Distances of radius results are computed in float64 (and sorted there), then rounded.
+_FLOAT64_PROBE = np.empty(0, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------
@@ -273,7 +114,7 @@ class _EuclideanPlan:
         info = np.finfo(dtype)
         u = float(info.eps) / 2.0
 
-        raw_sq = _row_sq_norms(data)
+        raw_sq = row_sq_norms(data)
         centre = data.mean(axis=0, dtype=np.float64)
         # Shifting costs a copy of the data; do it only when it shrinks the norms a lot
         # (sum |x - mean|**2 = sum |x|**2 - n |mean|**2).
@@ -282,12 +123,12 @@ class _EuclideanPlan:
             centre = centre.astype(dtype)
             self.points = data - centre
             self.queries = queries - centre
-            x_sq = _row_sq_norms(self.points)
+            x_sq = row_sq_norms(self.points)
         else:
             self.points = data
             self.queries = queries
             x_sq = raw_sq
-        q_sq = _row_sq_norms(self.queries)
+        q_sq = row_sq_norms(self.queries)
         x_norm = np.sqrt(x_sq)
         self.q_norm = np.sqrt(q_sq)
 
@@ -322,26 +163,6 @@ class _EuclideanPlan:
 # --------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------
-
-
-def _check_chunk_size(chunk_size) -> int:
-    if chunk_size is None:
-        return DEFAULT_QUERY_BLOCK
-    if isinstance(chunk_size, (bool, np.bool_)) or not isinstance(chunk_size, (int, np.integer)):
-        raise TypeError(f"chunk_size must be an integer or None, got {type(chunk_size).__name__} {chunk_size!r}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    return int(chunk_size)
-
-
-def _hit_buffers(n_queries: int):
-    """Empty growable ``rows, cols, dists`` buffers and a zero count for the radius kernels."""
-    capacity = max(64, 4 * n_queries)
-    return np.empty(capacity, np.int64), np.empty(capacity, np.int64), np.empty(capacity, np.float64), 0
-
-
-def _trim_hits(rows, cols, dists, count):
-    return rows[:count], cols[:count], dists[:count]
 
 
 def knn(data, X, k=1, *, p=2, workers=1, chunk_size=None, sort_results=True):
@@ -394,14 +215,20 @@ def knn(data, X, k=1, *, p=2, workers=1, chunk_size=None, sort_results=True):
     >>> idx
     array([[1, 0]])
     """
-    data = as_data_array(data)
-    queries, single = as_query_array(X, data.shape[1], data.dtype)
-    k = check_k(k)
-    p = check_p(p)
-    workers = check_workers(workers)
-    query_block = _check_chunk_size(chunk_size)
-    sort_results = bool(sort_results)
+    data = v.as_data_array(data)
+    queries, single = v.as_query_array(X, data.shape[1], data.dtype, owner="data")
+    query_block = v.check_int(chunk_size, "chunk_size", minimum=1, allow_none=True)
+    dist, idx = _knn(data, queries, v.check_k(k), v.check_p(p), v.check_workers(workers),
+                     bool(sort_results), query_block)
+    if single:
+        return dist[0], idx[0]
+    return dist, idx
 
+
+def _knn(data, queries, k, p, workers, sort_results, query_block=None):
+    """:func:`knn` on validated arguments (queries 2-D in the dtype of ``data``)."""
+    query_block = DEFAULT_QUERY_BLOCK if query_block is None else query_block
+    metric = metric_code(p)
     m = queries.shape[0]
     keys = np.full((m, k), np.inf, dtype=np.float64)
     idx = np.full((m, k), -1, dtype=np.int64)
@@ -411,7 +238,7 @@ def knn(data, X, k=1, *, p=2, workers=1, chunk_size=None, sort_results=True):
 
         def scan(G, q0, j0, start, stop):
             a, b = q0 + start, q0 + stop
-            _knn_filter_block(
+            knn_filter_block(
                 G[start:stop], j0, plan.x_lo, plan.x_slope, plan.q_lo[a:b], plan.q_norm[a:b], data, queries[a:b],
                 keys[a:b], idx[a:b],
             )  # fmt: skip
@@ -421,21 +248,13 @@ def knn(data, X, k=1, *, p=2, workers=1, chunk_size=None, sort_results=True):
     else:
 
         def task(start, stop):
-            _knn_scan(data, queries[start:stop], p, keys[start:stop], idx[start:stop])
+            knn_scan(data, queries[start:stop], metric, p, keys[start:stop], idx[start:stop])
 
         run_chunked(task, m, workers)
 
     if sort_results:
-        _sort_heaps(keys, idx)
-    if p == 2.0:
-        dist = np.sqrt(keys)
-    elif p == 1.0 or p == np.inf:
-        dist = keys
-    else:
-        dist = keys ** (1.0 / p)
-    dist = dist.astype(data.dtype, copy=False)
-    if single:
-        return dist[0], idx[0]
+        sort_heap_rows(keys, idx)
+    dist = from_reduced.py_func(keys, metric, p).astype(data.dtype, copy=False)
     return dist, idx
 
 
@@ -476,27 +295,32 @@ def radius(data, X, r, *, p=2, return_distance=False, sort_results=False, worker
     the same arithmetic, as the tree's. For ``p = 2`` the BLAS expansion only discards points
     that a rigorous error bound proves to fail it (see the module documentation).
     """
-    data = as_data_array(data)
-    queries, _ = as_query_array(X, data.shape[1], data.dtype)
-    m = queries.shape[0]
-    radii = check_radius(r, m)
-    p = check_p(p)
-    return_distance = bool(return_distance)
-    sort_results = bool(sort_results)
-    workers = check_workers(workers)
-    # Points are compared in key form, key(x, q) <= r**p, exactly as the tree does.
-    r_key = radii if (p == 1.0 or p == np.inf) else radii**p
+    data = v.as_data_array(data)
+    queries, _ = v.as_query_array(X, data.shape[1], data.dtype, owner="data")
+    radii = v.check_radius(r, queries.shape[0])
+    indptr, indices, distances = _radius(data, queries, radii, v.check_p(p),
+                                         v.check_workers(workers), bool(sort_results))
+    if return_distance:
+        return indptr, indices, distances.astype(data.dtype, copy=False)
+    return indptr, indices
 
+
+def _radius(data, queries, radii, p, workers, sort_results):
+    """:func:`radius` on validated arguments: ``(indptr, indices, float64 distances)``."""
+    metric = metric_code(p)
+    m = queries.shape[0]
+    # Points are compared in reduced form, exactly as the tree does.
+    radii_reduced = to_reduced.py_func(radii, metric, p)
     plan = _EuclideanPlan(data, queries, DEFAULT_QUERY_BLOCK, workers) if p == 2.0 else None
     if plan is not None and plan.usable:
 
         def scan(G, q0, j0, start, stop):
             a, b = q0 + start, q0 + stop
-            hits = _radius_filter_block(
+            segments = radius_filter_block(
                 G[start:stop], j0, plan.x_lo, plan.x_slope, plan.q_lo[a:b], plan.q_norm[a:b], data, queries[a:b],
-                r_key[a:b], a, *_hit_buffers(b - a),
+                radii_reduced[a:b], _FLOAT64_PROBE,
             )  # fmt: skip
-            return _trim_hits(*hits)
+            return np.arange(a, b, dtype=np.int64), segments
 
         parts = []
         for q0, q1, j0, G in plan.blocks():
@@ -504,24 +328,20 @@ def radius(data, X, r, *, p=2, return_distance=False, sort_results=False, worker
     else:
 
         def task(start, stop):
-            hits = _radius_scan(data, queries[start:stop], p, r_key[start:stop], start, *_hit_buffers(stop - start))
-            return _trim_hits(*hits)
+            segments = radius_scan(data, queries[start:stop], metric, p, radii_reduced[start:stop],
+                                   _FLOAT64_PROBE)
+            return np.arange(start, stop, dtype=np.int64), segments
 
         parts = run_chunked(task, m, workers)
 
-    parts.append(_trim_hits(*_hit_buffers(0)))  # so that no queries concatenate too
-    rows = np.concatenate([part[0] for part in parts])
-    cols = np.concatenate([part[1] for part in parts])
-    dists = np.concatenate([part[2] for part in parts])
-
-    # Hits come grouped by block of queries, then by data block; order them by query.
+    # A query's neighbours come in segments, one per block of data points, each in
+    # increasing index order: grouping them by query keeps that order.
+    parts.append((np.zeros(0, np.int64), (np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                           np.zeros(0))))  # so that no queries join too
+    rows = [part[0] for part in parts]
+    counts = [part[1][0] for part in parts]
+    values = [[part[1][1] for part in parts], [part[1][2] for part in parts]]
+    indptr, (indices, distances) = join_segments(m, counts, values, rows)
     if sort_results:
-        order = np.lexsort((cols, dists, rows))
-    else:
-        order = np.lexsort((cols, rows))
-    rows, cols, dists = rows[order], cols[order], dists[order]
-    indptr = np.zeros(m + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=m), out=indptr[1:])
-    if return_distance:
-        return indptr, cols, dists.astype(data.dtype, copy=False)
-    return indptr, cols
+        sort_csr_rows(indptr, indices, distances, workers)
+    return indptr, indices, distances

@@ -19,7 +19,7 @@ Design (after FLANN's randomized kd-trees, Silpa-Anan & Hartley 2008)
   unscaled coordinates. Only the transforms are random: the forest is deterministic given
   ``random_state``.
 
-* **One shared queue** (:mod:`kdforge._bbf`): a query descends every tree, and the branches
+* **One shared queue** (:mod:`kdforge._kernels.bbf`): a query descends every tree, and the branches
   left behind in all trees wait in one priority queue ordered by their lower-bound distance;
   the total budget ``max_leaves`` goes to the best leaves whichever tree holds them. A point
   found in several trees counts once.
@@ -37,14 +37,13 @@ bytes of codes plus ``n`` indices.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from . import _validation as v
-from ._bbf import bbf_batch, code_parameters, encode_leaves, queue_capacity
-from ._distance import metric_code
-from ._metric import cosine_similarity, normalize_rows, resolve_metric
+from ._kernels.bbf import QueryFrames, TreeStack, bbf_batch
+from ._kernels.codes import code_parameters, encode_leaves
+from ._kernels.distance import metric_code
+from ._metric_names import cosine_similarity, normalize_rows, resolve_metric
 from ._parallel import run_chunked
 from .tree import KDTree
 
@@ -58,22 +57,10 @@ DEFAULT_MAX_LEAVES = 256
 PCA_SAMPLE = 100_000
 
 
-def _check_n_trees(n_trees) -> int:
-    if not isinstance(n_trees, (numbers.Integral, np.integer)) or isinstance(n_trees, (bool, np.bool_)):
-        raise TypeError(f"n_trees must be an integer, got {type(n_trees).__name__} {n_trees!r}")
-    if n_trees < 1:
-        raise ValueError(f"n_trees must be >= 1, got {n_trees}")
-    return int(n_trees)
-
-
 def _check_jitter(split_jitter, rotation) -> int:
     if split_jitter is None:
         return 0 if rotation == "random" else 1
-    if isinstance(split_jitter, (bool, np.bool_)) or not isinstance(split_jitter, (numbers.Integral, np.integer)):
-        raise TypeError(f"split_jitter must be an integer, got {type(split_jitter).__name__} {split_jitter!r}")
-    if split_jitter < 0 or split_jitter > 8:
-        raise ValueError(f"split_jitter must be between 0 and 8, got {split_jitter}")
-    return int(split_jitter)
+    return v.check_int(split_jitter, "split_jitter", minimum=0, maximum=8)
 
 
 def _principal_axes(centred: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -142,7 +129,7 @@ class KDForest:
     def __init__(self, data, n_trees: int = 8, *, leaf_size: int = 32, metric: str = "euclidean",
                  p=None, rotation="random", split_jitter=None, random_state=None):
         self._metric, self._p, self._cosine = resolve_metric(metric, p)
-        n_trees = _check_n_trees(n_trees)
+        n_trees = v.check_int(n_trees, "n_trees", minimum=1)
         leaf_size = v.check_leaf_size(leaf_size)
         if rotation not in ROTATIONS:
             raise ValueError(f"rotation must be one of {ROTATIONS}, got {rotation!r}")
@@ -154,7 +141,6 @@ class KDForest:
         points = v.as_data_array(data)
         if self._cosine:
             points = normalize_rows(points)
-        self._points = points
         self._n_trees = n_trees
         self._leaf_size = leaf_size
         self._rotation = rotation
@@ -177,7 +163,7 @@ class KDForest:
             self._rounding = 4.0 * d * d * np.finfo(np.float64).eps
             self._points_l1 = float(np.abs(centred).sum(axis=1).max())
             del centred
-        self._code_centre, self._code_scale = code_parameters(scan)
+        code_centre, code_scale = code_parameters(scan)
         self._frames = []  # per tree: None (scan coordinates) or a (d, d) rotation of them
         idx_arrays, starts, ends, split_dims, split_values, lower, upper = [], [], [], [], [], [], []
         for t in range(n_trees):
@@ -187,43 +173,54 @@ class KDForest:
                 coords = points  # the same values in float32: half the memory
             jitter = 2.0 ** rng.integers(0, split_jitter + 1, size=d)
             # Scaling by powers of two is exact, so unscaling the splits below is too.
-            tree = KDTree(coords * jitter if split_jitter else coords, leaf_size=leaf_size)
+            tree = KDTree(coords * jitter if split_jitter else coords, leaf_size=leaf_size).record
             del coords
+            n_nodes = tree.node_start.shape[0]
+            n_internal = n_nodes // 2
             if t == 0:
-                self._n_nodes, self._n_internal, self._n_levels = tree.n_nodes, tree.n_internal, tree.n_levels
-                sizes = tree._node_end[self._n_internal:] - tree._node_start[self._n_internal:]
-                n_leaves = self._n_nodes - self._n_internal
-                self._codes = np.empty((n_trees * n_leaves, d, int(sizes.max())), dtype=np.int8)
-            encode_leaves(scan, tree._idx_array, tree._node_start, tree._node_end, self._n_internal,
-                          self._code_centre, self._code_scale,
-                          self._codes[t * n_leaves:(t + 1) * n_leaves])
-            idx_arrays.append(tree._idx_array)
-            starts.append(tree._node_start.astype(np.int64) + t * n)
-            ends.append(tree._node_end.astype(np.int64) + t * n)
-            split_dims.append(tree._split_dim)
-            split_values.append(tree._split_value / jitter[np.maximum(tree._split_dim, 0)])
-            lower.append(tree._node_bounds[0, 0] / jitter)
-            upper.append(tree._node_bounds[1, 0] / jitter)
+                n_leaves = n_nodes - n_internal
+                sizes = tree.node_end[n_internal:] - tree.node_start[n_internal:]
+                codes = np.empty((n_trees * n_leaves, d, int(sizes.max())), dtype=np.int8)
+                n_levels = tree.n_levels
+            encode_leaves(scan, tree.idx_array, tree.node_start, tree.node_end, n_internal,
+                          code_centre, code_scale, codes[t * n_leaves:(t + 1) * n_leaves])
+            idx_arrays.append(tree.idx_array)
+            starts.append(tree.node_start.astype(np.int64) + t * n)
+            ends.append(tree.node_end.astype(np.int64) + t * n)
+            split_dims.append(tree.split_dim)
+            split_values.append(tree.split_value / jitter[np.maximum(tree.split_dim, 0)])
+            lower.append(tree.node_bounds[0, 0] / jitter)
+            upper.append(tree.node_bounds[1, 0] / jitter)
             self._frames.append(frame)
             del tree  # its copies of the points are not needed any more
-        self._idx_array = np.concatenate(idx_arrays)
-        self._node_start = np.concatenate(starts)
-        self._node_end = np.concatenate(ends)
-        self._split_dim = np.concatenate(split_dims)
-        self._split_value = np.concatenate(split_values).astype(np.float64)
-        self._root_lower = np.ascontiguousarray(np.stack(lower), dtype=np.float64)
-        self._root_upper = np.ascontiguousarray(np.stack(upper), dtype=np.float64)
+        #: The trees, stacked, in the codes layout of the best-bin-first kernel.
+        self._stack = TreeStack(
+            tree_data=np.empty((0, d), dtype=points.dtype), codes=codes,
+            code_centre=code_centre, code_scale=code_scale, points=points,
+            idx_array=np.concatenate(idx_arrays), node_start=np.concatenate(starts),
+            node_end=np.concatenate(ends), split_dim=np.concatenate(split_dims),
+            split_value=np.concatenate(split_values).astype(np.float64),
+            root_lower=np.ascontiguousarray(np.stack(lower), dtype=np.float64),
+            root_upper=np.ascontiguousarray(np.stack(upper), dtype=np.float64),
+            n_nodes=n_nodes, n_levels=n_levels)
 
     # ------------------------------------------------------------------ description
     @property
     def n_points(self) -> int:
         """Number of indexed points."""
-        return self._points.shape[0]
+        return self._stack.points.shape[0]
 
     @property
     def n_dims(self) -> int:
         """Number of dimensions."""
-        return self._points.shape[1]
+        return self._stack.points.shape[1]
+
+    @property
+    def points(self) -> np.ndarray:
+        """The indexed points (normalised for cosine), read-only."""
+        view = self._stack.points.view()
+        view.flags.writeable = False
+        return view
 
     @property
     def n_trees(self) -> int:
@@ -233,7 +230,7 @@ class KDForest:
     @property
     def n_leaves(self) -> int:
         """Leaves per tree."""
-        return self._n_nodes - self._n_internal
+        return self._stack.n_nodes - self._stack.n_nodes // 2
 
     @property
     def metric(self) -> str:
@@ -243,9 +240,7 @@ class KDForest:
     @property
     def nbytes(self) -> int:
         """Memory held by the forest's arrays, in bytes."""
-        arrays = (self._points, self._codes, self._idx_array, self._node_start, self._node_end,
-                  self._split_dim, self._split_value)
-        return int(sum(a.nbytes for a in arrays))
+        return int(sum(a.nbytes for a in self._stack if isinstance(a, np.ndarray)))
 
     def __repr__(self) -> str:
         return (f"KDForest(n_points={self.n_points}, n_dims={self.n_dims}, n_trees={self.n_trees}, "
@@ -287,43 +282,41 @@ class KDForest:
         idx : int64 ndarray of shape (m, k)
             Their indices; ``-1`` where fewer than k points were found.
         """
-        queries, single = v.as_query_array(X, self.n_dims, self._points.dtype)
+        queries, single = v.as_query_array(X, self.n_dims, self._stack.points.dtype,
+                                           owner="the forest")
         if self._cosine:
             queries = normalize_rows(queries, "X")
-        k = v.check_k(k)
-        max_leaves = v.check_max_leaves(max_leaves)
-        workers = v.check_workers(workers)
-        m = queries.shape[0]
-        if self._scan_axes is None:
-            scan_queries = queries.astype(np.float64)
-            frame_queries = scan_queries[None]
-            transform_error = np.zeros(m)
-        else:
-            centred = queries - self._mean
-            scan_queries = np.ascontiguousarray(centred @ self._scan_axes)
-            transform_error = self._transform_error(centred)
-            if self._rotation == "random":
-                frame_queries = np.ascontiguousarray(np.stack([scan_queries @ f for f in self._frames]))
-            else:
-                frame_queries = scan_queries[None]
-        dist = np.empty((m, k), dtype=self._points.dtype)
-        idx = np.empty((m, k), dtype=np.int64)
-        order = np.arange(m, dtype=np.int64)
-        size = queue_capacity(max_leaves, self._n_trees, self._n_nodes, self._n_levels)
-        metric = metric_code(self._p)
-        empty_rows = np.empty((0, self.n_dims), dtype=self._points.dtype)
-
-        def task(start, stop):
-            bbf_batch(empty_rows, self._codes, self._code_centre, self._code_scale,
-                      transform_error, self._points, self._idx_array, self._node_start,
-                      self._node_end, self._split_dim, self._split_value, self._root_lower,
-                      self._root_upper, self._n_nodes, self._n_internal, self._n_levels,
-                      frame_queries, scan_queries, queries, order[start:stop], metric, self._p,
-                      1.0, np.inf, max_leaves, size, bool(sort_results), dist, idx)
-
-        run_chunked(task, m, workers)
+        dist, idx = self._search(queries, v.check_k(k), v.check_max_leaves(max_leaves),
+                                 bool(sort_results), v.check_workers(workers))
         if self._cosine:
             dist = cosine_similarity(dist)
         if single:
             dist, idx = dist[0], idx[0]
         return (dist, idx) if return_distance else idx
+
+    def _search(self, queries, k, max_leaves, sort_results, workers):
+        """:meth:`query` on validated (and, for cosine, normalised) queries: ``(dist, idx)``
+        with Euclidean distances."""
+        m = queries.shape[0]
+        if self._scan_axes is None:
+            scan_queries = queries.astype(np.float64)
+            frames = QueryFrames(queries, scan_queries[None], scan_queries, np.zeros(m))
+        else:
+            centred = queries - self._mean
+            scan_queries = np.ascontiguousarray(centred @ self._scan_axes)
+            if self._rotation == "random":
+                frame_queries = np.ascontiguousarray(np.stack([scan_queries @ f for f in self._frames]))
+            else:
+                frame_queries = scan_queries[None]
+            frames = QueryFrames(queries, frame_queries, scan_queries, self._transform_error(centred))
+        dist = np.empty((m, k), dtype=self._stack.points.dtype)
+        idx = np.empty((m, k), dtype=np.int64)
+        order = np.arange(m, dtype=np.int64)
+        metric = metric_code(self._p)
+
+        def task(start, stop):
+            bbf_batch(self._stack, frames, order[start:stop], metric, self._p, 1.0, np.inf,
+                      max_leaves, sort_results, dist, idx)
+
+        run_chunked(task, m, workers)
+        return dist, idx

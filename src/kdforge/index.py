@@ -38,10 +38,11 @@ import threading
 
 import numpy as np
 
+from . import _search, brute
 from . import _validation as v
-from . import brute
-from ._metric import cosine_similarity, normalize_rows, resolve_metric
-from .tree import DEFAULT_LEAF_SIZE, KDTree
+from ._metric_names import cosine_similarity, normalize_rows, resolve_metric
+from .record import DEFAULT_LEAF_SIZE
+from .tree import KDTree
 
 __all__ = ["NeighborIndex", "ALGORITHMS", "choose_algorithm", "relative_contrast",
            "TREE_MIN_CONTRAST"]
@@ -276,19 +277,24 @@ class NeighborIndex:
             Indices of the neighbours; ``-1`` where ``k > n``. Both engines return identical
             results: the k smallest (distance, index) pairs.
         """
-        queries, single = v.as_query_array(X, self.n_dims, self._points.dtype)
+        queries, single = v.as_query_array(X, self.n_dims, self._points.dtype, owner="the index")
         if self._cosine:
             queries = normalize_rows(queries, "X")
         k = v.check_k(k)
         workers = self._workers if workers is None else v.check_workers(workers)
-        if self.algorithm_for(k) == "tree":
-            dist, idx = self._get_tree().query(queries, k, p=self._p, sort_results=sort_results,
-                                               workers=workers)
-        else:
-            dist, idx = brute.knn(self._points, queries, k, p=self._p, workers=workers,
-                                  sort_results=sort_results)
+        dist, idx = self._search(queries, k, bool(sort_results), workers)
         if self._cosine:
             dist = cosine_similarity(dist)
         if single:
             dist, idx = dist[0], idx[0]
         return (dist, idx) if return_distance else idx
+
+    def _search(self, queries, k, sort_results, workers=None):
+        """:meth:`query` on validated (and, for cosine, normalised) queries: ``(dist, idx)``
+        with the search's own distances (Euclidean for cosine); ``workers`` None: the
+        index's."""
+        workers = self._workers if workers is None else workers
+        if self.algorithm_for(k) == "tree":
+            return _search.knn(self._get_tree().record, queries, k, self._p, 0.0, np.inf,
+                               sort_results, workers)
+        return brute._knn(self._points, queries, k, self._p, workers, sort_results)

@@ -32,8 +32,8 @@ def _pyplot():
 def _knn_visited_leaves(tree, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Leaves an exact Euclidean kNN search of one point scans, in scan order.
 
-    A Python transcription of :func:`kdforge._knn.knn_batch` (and of the traversal in
-    :mod:`kdforge._traverse` it uses) for ``p=2, eps=0`` and no distance bound: same descent
+    A Python transcription of :func:`kdforge._kernels.knn.knn_batch` (and of the traversal in
+    :mod:`kdforge._kernels.traversal` it uses) for ``p=2, eps=0`` and no distance bound: same descent
     (near child first), same cell distances kept with the same incremental arithmetic, same
     pruning test (a cell is entered while its reduced distance is <= the current k-th best)
     and the same (distance, index) candidate order, so it scans the leaves the kernel scans.
@@ -46,11 +46,12 @@ def _knn_visited_leaves(tree, query: np.ndarray, k: int) -> tuple[np.ndarray, np
         The neighbours found, nearest first (-1 where the tree has fewer than k points).
     """
     q = query.astype(np.float64)
-    split_dim, split_value = tree._split_dim, tree._split_value
-    node_start, node_end = tree._node_start, tree._node_end
+    record = tree.record
+    split_dim, split_value = record.split_dim, record.split_value
+    node_start, node_end = record.node_start, record.node_end
     n_internal = tree.n_internal
-    offsets = (np.maximum(tree._node_bounds[0, 0] - q, 0.0)
-               + np.maximum(q - tree._node_bounds[1, 0], 0.0)).tolist()
+    offsets = (np.maximum(record.node_bounds[0, 0] - q, 0.0)
+               + np.maximum(q - record.node_bounds[1, 0], 0.0)).tolist()
     reduced = 0.0
     for offset in offsets:
         reduced += offset * offset
@@ -74,9 +75,9 @@ def _knn_visited_leaves(tree, query: np.ndarray, k: int) -> tuple[np.ndarray, np
                 node = near
             visited.append(node)
             rows = slice(node_start[node], node_end[node])
-            diffs = tree._tree_data[rows].astype(np.float64) - q
+            diffs = record.tree_data[rows].astype(np.float64) - q
             distances = diffs[:, 0] * diffs[:, 0] + diffs[:, 1] * diffs[:, 1]
-            for dist, index in zip(distances.tolist(), tree._idx_array[rows].tolist()):
+            for dist, index in zip(distances.tolist(), record.idx_array[rows].tolist()):
                 worst = max(best)
                 if (dist, index) < worst:
                     best.remove(worst)

@@ -1,119 +1,36 @@
 """The exact KD-tree: :class:`KDTree`.
 
-Layout
-------
-The tree is *implicit* and pointer-free: node ``i`` has children ``2*i + 1`` and ``2*i + 2``
-and parent ``(i - 1) // 2``. A tree with ``L`` splitting levels has ``2**L - 1`` internal
-nodes followed by ``2**L`` leaves, all leaves at depth ``L``::
-
-    level 0                 [0: rows 0..n)
-                           /              \\
-    level 1       [1: rows 0..m)        [2: rows m..n)        m = n // 2
-                  /          \\           /           \\
-    level 2     [3]          [4]        [5]           [6]     <- leaves when L = 2
-
-    idx_array   | 7 2 9 | 0 4 1 | 8 3 5 | 6 ...               rows in tree order
-                  leaf 3  leaf 4  leaf 5  ...
-
-Every node owns a contiguous range of rows ``[idx_start, idx_end)``; a node with rows
-``[s, e)`` splits at ``m = s + (e - s) // 2`` so siblings differ by at most one point and the
-tree is balanced whatever the data. The arrays, with the meaning scikit-learn's
-``KDTree.get_arrays()`` gives them:
-
-``data`` : (n, d)
-    The points as given (float32 or float64), never modified.
-``idx_array`` : (n,) int32 (int64 when n > ``INDEX_INT32_LIMIT``)
-    Row ``j`` in tree order is original point ``idx_array[j]``.
-``tree_data`` : (n, d)
-    The points reordered into tree order, ``tree_data[j] == data[idx_array[j]]``: every leaf's
-    points are contiguous in memory, which is what makes queries fast. It is the one copy of
-    the data the tree makes (n * d * itemsize bytes).
-``node_data`` : (n_nodes,) structured
-    Fields ``idx_start``, ``idx_end``, ``is_leaf``, ``split_dim`` (-1 for leaves) and
-    ``split_value``. Points of the left child have ``x[split_dim] <= split_value``, points of
-    the right child ``x[split_dim] >= split_value``.
-``node_bounds`` : (2, n_nodes, d)
-    ``node_bounds[0, i]`` / ``node_bounds[1, i]``: the lower / upper corner of the tight
-    bounding box of node ``i``'s points.
-
-Indices are int32 while ``n`` fits, halving the index memory and bandwidth; beyond it they are
-int64 (a silent 32-bit overflow past 2**31 points is a known failure of other trees).
-Query results always use int64 indices.
+A tree is one :class:`~kdforge.record.TreeRecord` (its arrays and parameters; the layout is
+documented in :mod:`kdforge.record`) and the points it was built on. Every method lives in
+this class: queries (kNN, radius, boxes), the node API after CERN ROOT's ``TKDTree`` (its
+correspondence table is in :mod:`kdforge.nodes`), and saving and pickling. Methods check
+their arguments once (:mod:`kdforge._validation`) and call the internal entry points of
+:mod:`kdforge._search`, which run the kernels of :mod:`kdforge._kernels`.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
+from . import _search
 from . import _validation as v
-from ._build import SPLIT_MAX_SPREAD, SPLIT_ROUND_ROBIN, build_arrays
-from ._distance import metric_code, to_reduced
-from ._knn import knn_batch
-from ._parallel import run_chunked
-from ._radius import MODE_COUNT, MODE_DISTANCES, MODE_INDICES, radius_batch, reorder_rows
-from ._traverse import leaf_order
-from .io import PersistenceMixin
-from .nodes import NodeMixin
+from ._build import build_record
+from ._treefile import check_record, record_from_state, state_of, write_tree
+from .nodes import box_corners, leaves_in_order, max_depth, node_depths, node_ids
+from .record import (
+    DEFAULT_LEAF_SIZE,
+    DIVISIONS,
+    INDEX_INT32_LIMIT,
+    SPLIT_RULES,
+    TreeRecord,
+    n_internal,
+)
+from .results import NeighborsCSR, RadiusNeighbors, split_rows
 
-__all__ = ["KDTree", "RadiusNeighbors", "INDEX_INT32_LIMIT", "DEFAULT_LEAF_SIZE"]
+__all__ = ["KDTree", "RadiusNeighbors", "NeighborsCSR", "INDEX_INT32_LIMIT", "DEFAULT_LEAF_SIZE"]
 
-#: Largest number of points indexed with int32; larger trees use int64 indices.
-INDEX_INT32_LIMIT = 2**31 - 1
-#: Default maximum number of points per leaf.
-DEFAULT_LEAF_SIZE = 16
-
-#: Batches of at least this many queries on trees of at least this many points are answered
-#: in leaf order (see ``KDTree._query_order``); below, sorting costs more than it saves.
-LOCALITY_MIN_QUERIES = 2048
-LOCALITY_MIN_POINTS = 65536
-
-SPLIT_RULES = {"max_spread": SPLIT_MAX_SPREAD, "round_robin": SPLIT_ROUND_ROBIN}
-
-
-class RadiusNeighbors(NamedTuple):
-    """Radius-query result in compressed sparse row (CSR) form.
-
-    The neighbours of query ``i`` are ``indices[indptr[i]:indptr[i + 1]]`` (and their distances
-    the same slice of ``distances``). Three flat arrays, however many pairs: use this form when
-    a radius query returns millions of neighbours.
-
-    Attributes
-    ----------
-    indptr : int64 array of shape (m + 1,)
-    indices : int64 array of shape (indptr[-1],)
-    distances : array of shape (indptr[-1],) or None
-        Present when distances were requested.
-    """
-
-    indptr: np.ndarray
-    indices: np.ndarray
-    distances: np.ndarray | None
-
-    @property
-    def counts(self) -> np.ndarray:
-        """Number of neighbours of each query."""
-        return np.diff(self.indptr)
-
-    def to_lists(self):
-        """Return the list-of-arrays form: object arrays of per-query index (and distance) arrays."""
-        ind = _split_by_indptr(self.indices, self.indptr)
-        if self.distances is None:
-            return ind
-        return ind, _split_by_indptr(self.distances, self.indptr)
-
-
-def _split_by_indptr(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
-    """Object array of the per-row views ``values[indptr[i]:indptr[i + 1]]``."""
-    out = np.empty(indptr.shape[0] - 1, dtype=object)
-    bounds = indptr.tolist()  # Python ints slice faster than NumPy scalars (np.split: 3x slower)
-    out[:] = [values[bounds[i]:bounds[i + 1]] for i in range(out.shape[0])]
-    return out
-
-
-def _concatenate(parts: list) -> np.ndarray:
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+_SPLIT_NAMES = {code: name for name, code in SPLIT_RULES.items()}
+_DIVISION_NAMES = {code: name for name, code in DIVISIONS.items()}
 
 
 def _read_only(arr: np.ndarray) -> np.ndarray:
@@ -122,7 +39,7 @@ def _read_only(arr: np.ndarray) -> np.ndarray:
     return view
 
 
-class KDTree(NodeMixin, PersistenceMixin):
+class KDTree:
     """Exact KD-tree for nearest-neighbour and radius search under Minkowski metrics.
 
     Parameters
@@ -190,24 +107,46 @@ class KDTree(NodeMixin, PersistenceMixin):
                  *, division: str = "median", workers: int = -1, progress: bool = False):
         arr = v.as_data_array(data)
         leaf_size = v.check_leaf_size(leaf_size)
-        if split not in SPLIT_RULES:
-            raise ValueError(f"split must be one of {sorted(SPLIT_RULES)}, got {split!r}")
+        split_rule = SPLIT_RULES[v.check_choice(split, "split", SPLIT_RULES)]
+        division_rule = DIVISIONS[v.check_choice(division, "division", DIVISIONS)]
         workers = v.check_workers(workers)
-        index_dtype = np.int32 if arr.shape[0] <= INDEX_INT32_LIMIT else np.int64
-        arrays = build_arrays(arr, leaf_size, SPLIT_RULES[split], division, index_dtype,
-                              workers, progress)
+        progress = v.check_bool(progress, "progress")
+        self._record = build_record(arr, leaf_size, split_rule, division_rule, workers, progress)
         self._data = arr
-        self._leaf_size = leaf_size
-        self._split = split
-        self._division = division
-        self._tree_data = arrays["tree_data"]
-        self._idx_array = arrays["idx_array"]
-        self._node_start = arrays["node_start"]
-        self._node_end = arrays["node_end"]
-        self._split_dim = arrays["split_dim"]
-        self._split_value = arrays["split_value"]
-        self._node_bounds = arrays["node_bounds"]
-        self._n_levels = arrays["n_levels"]
+
+    @classmethod
+    def _from_trusted_record(cls, record: TreeRecord, data: np.ndarray) -> "KDTree":
+        """A tree around a record and its points that are known to be valid (no checks)."""
+        tree = cls.__new__(cls)
+        tree._record = record
+        tree._data = data
+        return tree
+
+    @classmethod
+    def from_record(cls, record: TreeRecord, data=None, *, verify_contents: bool = True) -> "KDTree":
+        """A tree from a :class:`~kdforge.record.TreeRecord`, validated like a tree file.
+
+        Parameters
+        ----------
+        record : TreeRecord
+            Arrays and parameters, with the layout of :mod:`kdforge.record` (for example
+            another tree's ``record``, or one assembled by hand).
+        data : ndarray of shape (n, d), optional
+            The points in their original order; rebuilt from ``tree_data`` and
+            ``idx_array`` when None.
+        verify_contents : bool, default True
+            Also check the values (boxes, split values, points inside their leaves,
+            ``idx_array`` a permutation), in O(n d); the structural checks that keep
+            queries inside the arrays always run.
+
+        Raises
+        ------
+        kdforge.TreeFileError
+            The record is not a valid tree.
+        """
+        record, data = check_record(record, data, verify_contents=bool(verify_contents),
+                                    source="KDTree.from_record")
+        return cls._from_trusted_record(record, data)
 
     # ------------------------------------------------------------------ description
     @property
@@ -228,32 +167,40 @@ class KDTree(NodeMixin, PersistenceMixin):
     @property
     def leaf_size(self) -> int:
         """Maximum number of points in a leaf, as given at construction."""
-        return self._leaf_size
+        return self._record.leaf_size
 
     @property
     def split(self) -> str:
         """Split rule used at construction."""
-        return self._split
+        return _SPLIT_NAMES[self._record.split]
 
     @property
     def division(self) -> str:
         """Division rule used at construction: ``"median"`` or ``"root"``."""
-        return self._division
+        return _DIVISION_NAMES[self._record.division]
 
     @property
     def n_levels(self) -> int:
-        """Number of splitting levels ``L``: leaves are at depth ``L``."""
-        return self._n_levels
+        """Depth of the deepest leaf (all leaves with ``division="median"``)."""
+        return self._record.n_levels
 
     @property
     def n_nodes(self) -> int:
-        """Number of nodes, ``2**(L + 1) - 1``."""
-        return self._node_start.shape[0]
+        """Number of nodes: ``2**(n_levels + 1) - 1`` (median), ``2 * n_leaves - 1`` (root)."""
+        return self._record.node_start.shape[0]
 
     @property
     def n_internal(self) -> int:
         """Number of internal (split) nodes, ``(n_nodes - 1) // 2``; leaves are the nodes after them."""
-        return (self.n_nodes - 1) // 2
+        return n_internal(self._record)
+
+    @property
+    def record(self) -> TreeRecord:
+        """The tree's :class:`~kdforge.record.TreeRecord`: every array and parameter.
+
+        The arrays are the tree's own (not copies): do not modify them.
+        """
+        return self._record
 
     # ------------------------------------------------------------------ arrays
     @property
@@ -264,35 +211,36 @@ class KDTree(NodeMixin, PersistenceMixin):
     @property
     def tree_data(self) -> np.ndarray:
         """The points in tree order, ``tree_data[j] == data[idx_array[j]]`` (read-only)."""
-        return _read_only(self._tree_data)
+        return _read_only(self._record.tree_data)
 
     @property
     def idx_array(self) -> np.ndarray:
         """Permutation from tree order to original indices (read-only)."""
-        return _read_only(self._idx_array)
+        return _read_only(self._record.idx_array)
 
     @property
     def node_data(self) -> np.ndarray:
         """Per-node record array: idx_start, idx_end, is_leaf, split_dim, split_value."""
-        record = np.dtype([
-            ("idx_start", self._node_start.dtype),
-            ("idx_end", self._node_start.dtype),
+        tree = self._record
+        fields = np.dtype([
+            ("idx_start", tree.node_start.dtype),
+            ("idx_end", tree.node_start.dtype),
             ("is_leaf", np.bool_),
             ("split_dim", np.int32),
             ("split_value", self.dtype),
         ])
-        out = np.empty(self.n_nodes, dtype=record)
-        out["idx_start"] = self._node_start
-        out["idx_end"] = self._node_end
+        out = np.empty(self.n_nodes, dtype=fields)
+        out["idx_start"] = tree.node_start
+        out["idx_end"] = tree.node_end
         out["is_leaf"] = np.arange(self.n_nodes) >= self.n_internal
-        out["split_dim"] = self._split_dim
-        out["split_value"] = self._split_value
+        out["split_dim"] = tree.split_dim
+        out["split_value"] = tree.split_value
         return _read_only(out)
 
     @property
     def node_bounds(self) -> np.ndarray:
         """Tight bounding boxes, shape (2, n_nodes, d): lower corners then upper (read-only)."""
-        return _read_only(self._node_bounds)
+        return _read_only(self._record.node_bounds)
 
     def get_arrays(self):
         """Return ``(data, idx_array, node_data, node_bounds)`` as scikit-learn's KDTree does."""
@@ -303,31 +251,6 @@ class KDTree(NodeMixin, PersistenceMixin):
                 f"leaf_size={self.leaf_size}, split={self.split!r}, n_nodes={self.n_nodes})")
 
     # ------------------------------------------------------------------ queries
-    def _bound_slack(self) -> float:
-        """Factor (just below 1) applied to cell distances before they prune anything.
-
-        Cell distances are updated incrementally (one term out, one in: see
-        :mod:`kdforge._traverse`) and carry a few ulps of rounding per level; where a cell's
-        distance equals a point's distance exactly (duplicates, points on split planes) it
-        could come out just above it and prune a tied point. Shrinking the bound by this
-        factor keeps every search exact.
-        """
-        return 1.0 - (2 * self._n_levels + self.n_dims + 8) * 2.0**-52
-
-    def _query_order(self, queries: np.ndarray) -> tuple[np.ndarray, bool]:
-        """Order in which to answer a batch, and whether it differs from the given order.
-
-        Big batches on big trees are answered leaf by leaf: queries that fall in nearby
-        leaves then run one after another and find the same points in cache. The order
-        changes speed only, never results.
-        """
-        m = queries.shape[0]
-        if m < LOCALITY_MIN_QUERIES or self.n_points < LOCALITY_MIN_POINTS:
-            return np.arange(m, dtype=np.int64), False
-        order = leaf_order(queries, self._split_dim, self._split_value, self._node_start,
-                           self.n_internal)
-        return order, True
-
     def query(self, X, k=1, *, p=2, eps=0, distance_upper_bound=np.inf, return_distance=True,
               sort_results=True, workers=1, max_leaves=None):
         """Find the k nearest neighbours of each query point.
@@ -356,7 +279,7 @@ class KDTree(NodeMixin, PersistenceMixin):
             Budgeted (approximate) search: visit leaves best-first - in increasing order of
             the lower bound of their distance, from one priority queue of unvisited
             branches - and stop after ``max_leaves`` leaves, returning the best points
-            found (:mod:`kdforge._bbf`). Deterministic; the distances are exact ones of real
+            found (:mod:`kdforge._kernels.bbf`). Deterministic; the distances are exact ones of real
             points, and with ``max_leaves >= n_leaves`` the answer is exact. Useful in high
             dimensions, where exact search visits most leaves. None (default): exact search.
 
@@ -375,64 +298,29 @@ class KDTree(NodeMixin, PersistenceMixin):
         eps = v.check_eps(eps)
         bound = v.check_distance_upper_bound(distance_upper_bound)
         workers = v.check_workers(workers)
-        metric = metric_code(p)
-        prune_factor = ((1.0 + eps) if np.isinf(p) else (1.0 + eps) ** p) * self._bound_slack()
-        bound_reduced = to_reduced(bound, p)
-        m = queries.shape[0]
-        dist = np.empty((m, k), dtype=self.dtype)
-        idx = np.empty((m, k), dtype=np.int64)
-        root_lower = self._node_bounds[0, 0]
-        root_upper = self._node_bounds[1, 0]
-
-        order, _ = self._query_order(queries)
         if max_leaves is not None:
-            from ._bbf import query_tree  # budgeted best-bin-first search
-
-            query_tree(self, queries, order, metric, p, prune_factor, bound_reduced,
-                       v.check_max_leaves(max_leaves), bool(sort_results), dist, idx, workers)
-        else:
-
-            def task(start, stop):
-                knn_batch(self._tree_data, self._idx_array, self._node_start, self._node_end,
-                          self._split_dim, self._split_value, root_lower, root_upper,
-                          self.n_internal, self._n_levels, queries, order[start:stop], metric,
-                          p, prune_factor, bound_reduced, bool(sort_results), dist, idx)
-
-            run_chunked(task, m, workers)
+            max_leaves = v.check_max_leaves(max_leaves)
+        dist, idx = _search.knn(self._record, queries, k, p, eps, bound, bool(sort_results),
+                                workers, max_leaves)
         if single:
             dist, idx = dist[0], idx[0]
         return (dist, idx) if return_distance else idx
 
-    def _radius_csr(self, X, r, p, mode, sort_results, workers):
+    def _radius(self, X, r, p, return_distance, sort_results, count_only, workers):
+        """Validate a radius query and run it: ``(single, indptr, indices, distances)``."""
         queries, single = v.as_query_array(X, self.n_dims, self.dtype)
         radii = v.check_radius(r, queries.shape[0])
         p = v.check_p(p)
         workers = v.check_workers(workers)
-        metric = metric_code(p)
-        radii_reduced = radii if (np.isinf(p) or p == 1.0) else radii ** p
-        probe = np.empty(0, dtype=self.dtype)
-        order, permuted = self._query_order(queries)
-
-        def task(start, stop):
-            return radius_batch(self._tree_data, self._idx_array, self._node_start,
-                                self._node_end, self._split_dim, self._split_value,
-                                self._node_bounds[0, 0], self._node_bounds[1, 0],
-                                self.n_internal, self._n_levels, queries, order[start:stop],
-                                radii_reduced, metric, p, self._bound_slack(), mode,
-                                bool(sort_results), probe)
-
-        parts = run_chunked(task, queries.shape[0], workers)
-        counts = _concatenate([part[0] for part in parts])
-        indices = _concatenate([part[1] for part in parts])
-        distances = _concatenate([part[2] for part in parts]) if mode == MODE_DISTANCES else None
-        if permuted:
-            _, distances = (None, None) if distances is None else reorder_rows(
-                counts, distances, order, counts.shape[0])
-            indptr, indices = reorder_rows(counts, indices, order, counts.shape[0])
+        if count_only:
+            mode = _search.MODE_COUNT
+        elif return_distance or sort_results:
+            mode = _search.MODE_DISTANCES
         else:
-            indptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
-            np.cumsum(counts, out=indptr[1:])
-        return single, indptr, (None if mode == MODE_COUNT else indices), distances
+            mode = _search.MODE_INDICES
+        indptr, indices, distances = _search.radius(self._record, queries, radii, p, mode,
+                                                    sort_results and not count_only, workers)
+        return single, indptr, indices, distances
 
     def query_radius_csr(self, X, r, *, p=2, return_distance=False, sort_results=False, workers=1):
         """Find all points within distance ``r`` of each query, in compact CSR form.
@@ -441,13 +329,12 @@ class KDTree(NodeMixin, PersistenceMixin):
 
         Returns
         -------
-        RadiusNeighbors
+        NeighborsCSR
             ``(indptr, indices, distances)``; ``distances`` is None unless requested.
         """
-        want_distance = bool(return_distance or sort_results)
-        mode = MODE_DISTANCES if want_distance else MODE_INDICES
-        _, indptr, indices, distances = self._radius_csr(X, r, p, mode, sort_results, workers)
-        return RadiusNeighbors(indptr, indices, distances if return_distance else None)
+        _, indptr, indices, distances = self._radius(X, r, p, bool(return_distance),
+                                                     bool(sort_results), False, workers)
+        return NeighborsCSR(indptr, indices, distances if return_distance else None)
 
     def query_radius(self, X, r, *, p=2, return_distance=False, count_only=False,
                      sort_results=False, workers=1):
@@ -482,15 +369,453 @@ class KDTree(NodeMixin, PersistenceMixin):
         """
         if count_only and return_distance:
             raise ValueError("count_only and return_distance cannot both be True")
+        single, indptr, indices, distances = self._radius(X, r, p, bool(return_distance),
+                                                          bool(sort_results), bool(count_only),
+                                                          workers)
         if count_only:
-            single, indptr, _, _ = self._radius_csr(X, r, p, MODE_COUNT, False, workers)
             counts = np.diff(indptr)
             return counts[0] if single else counts
-        want_distance = bool(return_distance or sort_results)
-        mode = MODE_DISTANCES if want_distance else MODE_INDICES
-        single, indptr, indices, distances = self._radius_csr(X, r, p, mode, sort_results, workers)
-        ind = _split_by_indptr(indices, indptr)
+        ind = split_rows(indices, indptr)
         if not return_distance:
             return ind[0] if single else ind
-        dist = _split_by_indptr(distances, indptr)
+        dist = split_rows(distances, indptr)
         return (ind[0], dist[0]) if single else (ind, dist)
+
+    # ------------------------------------------------------------------ construction from columns
+    @classmethod
+    def from_columns(cls, columns, **kwargs):
+        """Build a tree from one 1-D array per dimension (ROOT's ``SetData`` per column).
+
+        Parameters
+        ----------
+        columns : sequence of d array_like of shape (n,)
+            The coordinates, one array per dimension, all of the same length (a 2-D array of
+            shape (d, n) is read as its d rows). Real dtypes only.
+        **kwargs
+            Passed on to the constructor (``leaf_size``, ``split``, ...).
+
+        Returns
+        -------
+        KDTree
+            A tree whose ``data`` is a new (n, d) array holding the columns side by side:
+            float32 when every column is float32, float64 otherwise. Building it is the only
+            copy of the columns; the tree then makes its usual reordered copy
+            (``tree_data``). The caller's arrays are not modified and not kept.
+
+        Raises
+        ------
+        TypeError
+            A column is not real-valued (complex, object, string...).
+        ValueError
+            No columns, a column that is not 1-D, columns of different lengths, or a NaN or
+            infinite value (the message names the column).
+
+        Examples
+        --------
+        >>> import numpy as np, kdforge
+        >>> x, y = np.arange(4.0), np.array([0.0, 1.0, 0.0, 1.0])
+        >>> kdforge.KDTree.from_columns([x, y], leaf_size=2).data.tolist()
+        [[0.0, 0.0], [1.0, 1.0], [2.0, 0.0], [3.0, 1.0]]
+        """
+        return cls(v.columns_as_data(columns), **kwargs)
+
+    # ------------------------------------------------------------------ node ids
+    def _node_ids(self, nodes, name: str = "node") -> tuple[np.ndarray, bool]:
+        """Validate node ids: return them as int64 (same shape) and whether a scalar was given."""
+        return node_ids(self._record, nodes, name)
+
+    # ------------------------------------------------------------------ navigation
+    @property
+    def n_leaves(self) -> int:
+        """Number of leaves, ``n_nodes - n_internal``."""
+        return self.n_nodes - self.n_internal
+
+    @property
+    def depth(self) -> int:
+        """Depth of the deepest leaf (the root has depth 0; a one-node tree has depth 0)."""
+        return max_depth(self._record)
+
+    def node_depth(self, node):
+        """Depth of each node, ``floor(log2(node + 1))`` (the root has depth 0).
+
+        Parameters
+        ----------
+        node : int or array_like of int
+            Node ids.
+
+        Returns
+        -------
+        int or int64 ndarray of the same shape
+        """
+        ids, scalar = self._node_ids(node)
+        depths = node_depths(ids)
+        return int(depths) if scalar else depths
+
+    def is_leaf(self, node):
+        """Whether each node is a leaf (ROOT's ``IsTerminal``).
+
+        Parameters
+        ----------
+        node : int or array_like of int
+            Node ids, ``0 <= node < n_nodes``.
+
+        Returns
+        -------
+        bool or bool ndarray of the same shape
+        """
+        ids, scalar = self._node_ids(node)
+        leaf = ids >= self.n_internal
+        return bool(leaf) if scalar else leaf
+
+    def left(self, node):
+        """Left child of each node, ``2 * node + 1``, or -1 for a leaf.
+
+        Parameters
+        ----------
+        node : int or array_like of int
+            Node ids, ``0 <= node < n_nodes``.
+
+        Returns
+        -------
+        int or int64 ndarray of the same shape
+        """
+        return self._child(node, 1)
+
+    def right(self, node):
+        """Right child of each node, ``2 * node + 2``, or -1 for a leaf.
+
+        Parameters
+        ----------
+        node : int or array_like of int
+            Node ids, ``0 <= node < n_nodes``.
+
+        Returns
+        -------
+        int or int64 ndarray of the same shape
+        """
+        return self._child(node, 2)
+
+    def _child(self, node, offset: int):
+        ids, scalar = self._node_ids(node)
+        child = np.where(ids < self.n_internal, 2 * ids + offset, -1)
+        return int(child) if scalar else child
+
+    def parent(self, node):
+        """Parent of each node, ``(node - 1) // 2``, or -1 for the root.
+
+        Parameters
+        ----------
+        node : int or array_like of int
+            Node ids, ``0 <= node < n_nodes``.
+
+        Returns
+        -------
+        int or int64 ndarray of the same shape
+        """
+        ids, scalar = self._node_ids(node)
+        up = np.where(ids > 0, (ids - 1) // 2, -1)
+        return int(up) if scalar else up
+
+    def leaves(self) -> np.ndarray:
+        """Leaf ids from left to right, which is the order of their points in ``idx_array``.
+
+        With the default division this is ``arange(n_internal, n_nodes)``; with ROOT's
+        division (leaves at two depths) it is not.
+
+        Returns
+        -------
+        int64 ndarray of shape (n_leaves,)
+        """
+        return leaves_in_order(self._record)
+
+    # ------------------------------------------------------------------ node contents
+    def node_indices(self, node: int) -> np.ndarray:
+        """Original indices of the points under one node (ROOT's ``GetNodePointsIndexes``).
+
+        Parameters
+        ----------
+        node : int
+            One node id, ``0 <= node < n_nodes``.
+
+        Returns
+        -------
+        ndarray of shape (node_size(node),), dtype of ``idx_array`` (int32 or int64)
+            A read-only view of ``idx_array`` (a node's rows are contiguous), in tree order;
+            ``data[node_indices(i)]`` are the node's points.
+        """
+        ids, scalar = self._node_ids(node)
+        if not scalar:
+            raise TypeError("node_indices takes one node id; use node_size for arrays of nodes")
+        node = int(ids)
+        tree = self._record
+        view = tree.idx_array[tree.node_start[node]:tree.node_end[node]]
+        view.flags.writeable = False
+        return view
+
+    def node_size(self, node):
+        """Number of points under each node (ROOT's ``GetNPointsNode``).
+
+        Parameters
+        ----------
+        node : int or array_like of int
+            Node ids, ``0 <= node < n_nodes``.
+
+        Returns
+        -------
+        int or int64 ndarray of the same shape
+        """
+        ids, scalar = self._node_ids(node)
+        sizes = self._record.node_end[ids].astype(np.int64) - self._record.node_start[ids]
+        return int(sizes) if scalar else sizes
+
+    def node_split(self, node):
+        """Split dimension and value of each node (ROOT's ``GetNodeAxis``/``GetNodeValue``).
+
+        Points of the left child have ``x[dim] <= value``, points of the right child
+        ``x[dim] >= value``: points equal to the value may lie on either side.
+
+        Parameters
+        ----------
+        node : int or array_like of int
+            Node ids, ``0 <= node < n_nodes``.
+
+        Returns
+        -------
+        dim : int or int64 ndarray of the same shape
+            Split dimension; -1 for a leaf.
+        value : float or ndarray of the same shape, the tree's dtype
+            Split value; NaN for a leaf.
+        """
+        ids, scalar = self._node_ids(node)
+        dims = self._record.split_dim[ids].astype(np.int64)
+        values = np.where(ids < self.n_internal, self._record.split_value[ids], np.nan).astype(self.dtype)
+        if scalar:
+            return int(dims), float(values)
+        return dims, values
+
+    def boxes(self, kind: str = "cell") -> np.ndarray:
+        """Axis-aligned box of every node.
+
+        Parameters
+        ----------
+        kind : {"cell", "tight"}, default "cell"
+            ``"cell"``: the region of space the splits assign to the node, starting from the
+            bounding box of the data at the root (ROOT's ``MakeBoundaries``/``GetBoundary``);
+            a left child's cell ends at its parent's split value, the right child's begins
+            there, so the leaf cells tile the data's bounding box. ``"tight"``: the bounding
+            box of the node's points (ROOT's ``MakeBoundariesExact``/``GetBoundaryExact``;
+            the :attr:`node_bounds` array in another layout).
+
+        Returns
+        -------
+        ndarray of shape (n_nodes, 2, d), the tree's dtype
+            ``boxes[i, 0]`` is the lower corner and ``boxes[i, 1]`` the upper corner of node
+            ``i``'s box (a new array).
+        """
+        lower, upper = box_corners(self._record, kind)
+        return np.stack([lower, upper], axis=1)
+
+    # ------------------------------------------------------------------ geometry queries
+    def find_leaf(self, X, *, workers=1):
+        """Leaf whose cell contains each point (ROOT's ``FindNode``).
+
+        The descent is the kNN search's: at an internal node a point whose coordinate is
+        strictly below the split value goes left, any other (equal included) goes right. So
+        a point on a split plane is placed in the right-hand cell, even when it is a data
+        point stored in the left child (the build puts values equal to the split on both
+        sides; :meth:`find_point` searches both). A point outside the data's bounding box
+        gets the leaf whose cell, extended outward past the faces of that box, contains it:
+        every point of space gets exactly one leaf.
+
+        Parameters
+        ----------
+        X : array_like of shape (m, d) or (d,)
+            Points, converted to the tree's dtype.
+        workers : int, default 1
+            Threads to split the batch over; -1 uses all cores.
+
+        Returns
+        -------
+        int64 ndarray of shape (m,), or one int64 for a 1-D ``X``
+            Leaf ids.
+        """
+        queries, single = v.as_query_array(X, self.n_dims, self.dtype)
+        out = _search.find_leaf(self._record, queries, v.check_workers(workers))
+        return out[0] if single else out
+
+    def find_point(self, X, *, all_matches=False, workers=1):
+        """Index of a data point exactly equal to each point, or -1 (ROOT's ``FindPoint``).
+
+        Points are converted to the tree's dtype, then compared coordinate by coordinate
+        with ``==`` (so ``-0.0`` matches ``0.0``).
+
+        Parameters
+        ----------
+        X : array_like of shape (m, d) or (d,)
+            Points to look up.
+        all_matches : bool, default False
+            Return every matching index instead of the smallest.
+        workers : int, default 1
+            Threads to split the batch over; -1 uses all cores.
+
+        Returns
+        -------
+        int64 ndarray of shape (m,), or one int64 for a 1-D ``X``
+            Without ``all_matches``: the smallest original index of a data point equal to
+            the point (the data may hold duplicates), -1 when there is none.
+        object ndarray of shape (m,) of int64 arrays, or one int64 array for a 1-D ``X``
+            With ``all_matches``: the indices of all equal data points, ascending (empty
+            when there is none).
+        """
+        queries, single = v.as_query_array(X, self.n_dims, self.dtype)
+        workers = v.check_workers(workers)
+        if not all_matches:
+            found = _search.find_point(self._record, queries, True, workers)
+            return found[0] if single else found
+        indptr, indices = _search.find_point(self._record, queries, False, workers)
+        matches = split_rows(indices, indptr)
+        return matches[0] if single else matches
+
+    def distance_to_node(self, X, node, *, p=2, kind="cell", workers=1):
+        """Smallest and largest distance from points to node boxes (ROOT's ``DistanceToNode``).
+
+        ``X`` without its last axis and ``node`` broadcast against each other, NumPy style:
+
+        * pairwise: ``X`` (m, d) and ``node`` (m,) give (m,);
+        * one point, many nodes: ``X`` (d,) and ``node`` (k,) give (k,);
+        * many points, one node: ``X`` (m, d) and an int ``node`` give (m,);
+        * outer: ``X[:, None, :]`` (m, 1, d) and ``node`` (k,) give (m, k).
+
+        Parameters
+        ----------
+        X : array_like of shape (..., d)
+            Points, converted to the tree's dtype (as queries are).
+        node : int or array_like of int
+            Node ids, ``0 <= node < n_nodes``.
+        p : float, default 2
+            Minkowski order, ``1 <= p <= inf``.
+        kind : {"cell", "tight"}, default "cell"
+            Which box of the node (see :meth:`boxes`).
+        workers : int, default 1
+            Threads to split the batch over; -1 uses all cores.
+
+        Returns
+        -------
+        dmin : ndarray of the broadcast shape (a scalar when it is ()), the tree's dtype
+            Distance from the point to the nearest point of the closed box; 0 inside it.
+            No point of the node is closer (with ``kind="tight"`` it is a lower bound on
+            the distance to the node's points, with ``"cell"`` on the distance to anything
+            in the node's region).
+        dmax : same
+            Distance from the point to the farthest corner of the box: no point of the
+            node is farther.
+        """
+        arr = np.asarray(X)
+        if arr.ndim == 0 or arr.shape[-1] != self.n_dims:
+            raise ValueError(f"X must have shape (..., {self.n_dims}) for this tree, got shape {arr.shape}")
+        queries, _ = v.as_query_array(arr.reshape(-1, self.n_dims), self.n_dims, self.dtype)
+        ids, _ = self._node_ids(node)
+        p = v.check_p(p)
+        workers = v.check_workers(workers)
+        lower, upper = box_corners(self._record, kind)
+        try:
+            shape = np.broadcast_shapes(arr.shape[:-1], ids.shape)
+        except ValueError:
+            raise ValueError(f"X of shape {arr.shape} (points of shape {arr.shape[:-1]}) and node of "
+                             f"shape {ids.shape} do not broadcast together") from None
+        query_rows = np.broadcast_to(np.arange(queries.shape[0]).reshape(arr.shape[:-1]), shape).ravel()
+        node_flat = np.ascontiguousarray(np.broadcast_to(ids, shape).ravel())
+        dmin, dmax = _search.distance_to_node(lower, upper, queries, query_rows, node_flat, p,
+                                              self.dtype, workers)
+        if shape == ():
+            return dmin[0], dmax[0]
+        return dmin.reshape(shape), dmax.reshape(shape)
+
+    def _query_box(self, lo, hi, sort_results, workers):
+        lo = v.as_box_corner(lo, self.n_dims, "lo")
+        hi = v.as_box_corner(hi, self.n_dims, "hi")
+        single = lo.ndim == 1 and hi.ndim == 1
+        try:
+            lo2, hi2 = np.broadcast_arrays(np.atleast_2d(lo), np.atleast_2d(hi))
+        except ValueError:
+            raise ValueError(f"lo of shape {lo.shape} and hi of shape {hi.shape} do not broadcast "
+                             "together (give (d,) or (m, d) corners)") from None
+        lo2, hi2 = np.ascontiguousarray(lo2), np.ascontiguousarray(hi2)
+        inverted = lo2 > hi2
+        if inverted.any():
+            box, dim = np.argwhere(inverted)[0]
+            raise ValueError(f"box {box} has lo > hi in dimension {dim} "
+                             f"({lo2[box, dim]} > {hi2[box, dim]}); boxes need lo <= hi")
+        indptr, indices = _search.box(self._record, lo2, hi2, bool(sort_results),
+                                      v.check_workers(workers))
+        return single, indptr, indices
+
+    def query_box_csr(self, lo, hi, *, sort_results=False, workers=1):
+        """Find the points inside each axis-aligned box, in compact CSR form.
+
+        Parameters are those of :meth:`query_box`.
+
+        Returns
+        -------
+        NeighborsCSR
+            ``(indptr, indices, None)``: the points of box ``i`` are
+            ``indices[indptr[i]:indptr[i + 1]]``; ``.to_lists()`` gives the list form.
+        """
+        _, indptr, indices = self._query_box(lo, hi, sort_results, workers)
+        return NeighborsCSR(indptr, indices, None)
+
+    def query_box(self, lo, hi, *, sort_results=False, workers=1):
+        """Find the points inside each closed axis-aligned box ``lo <= x <= hi``.
+
+        Nodes whose tight box misses the query box are skipped and nodes whose tight box lies
+        inside it are taken whole, so the cost grows with the number of points returned and
+        the number of nodes the box's faces cut.
+
+        Parameters
+        ----------
+        lo, hi : array_like of shape (d,) or (m, d)
+            Lower and upper corners of the boxes; one of them may be (d,) and apply to every
+            box. Compared with the points in float64 (not rounded to a float32 tree's dtype);
+            ``-inf``/``inf`` leave a side open. NaN or ``lo > hi`` is an error.
+        sort_results : bool, default False
+            Sort each box's indices ascending; otherwise they come in tree order.
+        workers : int, default 1
+            Threads to split the batch over; -1 uses all cores.
+
+        Returns
+        -------
+        object ndarray of shape (m,) of int64 arrays, or one int64 array when both corners are 1-D
+            Original indices of the points inside each box. See :meth:`query_box_csr` for
+            the flat form.
+        """
+        single, indptr, indices = self._query_box(lo, hi, sort_results, workers)
+        ind = split_rows(indices, indptr)
+        return ind[0] if single else ind
+
+    # ------------------------------------------------------------------ saving and pickling
+    def save(self, path, *, include_data: bool = True) -> None:
+        """Write the tree to the file ``path``; read it back with :func:`kdforge.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination. The file is written under a temporary name in the same directory
+            and renamed over ``path``, so readers never see a partial file.
+        include_data : bool, default True
+            Also store the points in their original order. Without them the file is
+            ``n * d * itemsize`` bytes smaller but :func:`kdforge.load` must rebuild them
+            (O(n)).
+        """
+        write_tree(self._record, self._data if include_data else None, path)
+
+    def __getstate__(self) -> dict:
+        """Pickled state: the record's parameters and arrays and the points (no rebuild).
+
+        NumPy arrays support pickle protocol 5, so ``pickle.dumps(tree, protocol=5,
+        buffer_callback=...)`` passes the arrays out of band without copying them.
+        """
+        return state_of(self._record, self._data)
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a pickled tree after the structural checks of :func:`kdforge.load`."""
+        self._record, self._data = record_from_state(state)

@@ -21,6 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validation
+from ._metric_names import cosine_similarity, normalize_rows
+from .forest import KDForest
+from .index import NeighborIndex
 from .vectors import (
     FORMATS,
     load_glove_text,
@@ -111,9 +114,6 @@ class WordIndex:
     def __init__(self, words, vectors, *, algorithm: str = "auto", approximate: bool = False,
                  max_leaves: int = DEFAULT_WORD_MAX_LEAVES, n_trees: int = DEFAULT_WORD_TREES,
                  leaf_size: int = DEFAULT_WORD_LEAF_SIZE, random_state=0):
-        from .forest import KDForest
-        from .index import NeighborIndex
-
         words = [str(w) for w in words]
         vectors = np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
@@ -128,7 +128,7 @@ class WordIndex:
         if self._approximate:
             self._index = KDForest(vectors, n_trees=n_trees, leaf_size=leaf_size, metric="cosine",
                                    random_state=random_state)
-            self._vectors = self._index._points
+            self._vectors = self._index.points
         else:
             self._index = NeighborIndex(vectors, algorithm=algorithm, metric="cosine")
             self._vectors = self._index.points
@@ -220,14 +220,15 @@ class WordIndex:
         return row
 
     # ------------------------------------------------------------------ search
-    def _search(self, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[str, float]]:
+    def _search(self, queries: np.ndarray, k: int, exclude: set[int]) -> list[tuple[str, float]]:
+        """Search one unit vector (a (1, d) array of the vectors' dtype) of trusted origin."""
         want = k + len(exclude)
         if self._approximate:
-            similarity, idx = self._index.query(query, want, max_leaves=self._max_leaves)
+            dist, idx = self._index._search(queries, want, self._max_leaves, True, 1)
         else:
-            similarity, idx = self._index.query(query, want)
+            dist, idx = self._index._search(queries, want, True)
         out = []
-        for s, i in zip(similarity.tolist(), idx.tolist()):
+        for s, i in zip(cosine_similarity(dist[0]).tolist(), idx[0].tolist()):
             if i < 0 or i in exclude:
                 continue
             out.append((self._words[i], s))
@@ -236,14 +237,21 @@ class WordIndex:
         return out
 
     def _as_query(self, word_or_vector) -> tuple[np.ndarray, int | None]:
+        """The unit query vector, shape (1, d), and the word's row (None for a vector)."""
         if isinstance(word_or_vector, str):
             row = self.index_of(word_or_vector)
-            return self._vectors[row], row
+            return self._vectors[row:row + 1], row
         query = np.asarray(word_or_vector)
         if query.dtype.kind not in "fiu" or query.shape != (self._vectors.shape[1],):
             raise ValueError(f"expected a word or a vector of shape ({self._vectors.shape[1]},), "
                              f"got {type(word_or_vector).__name__} of shape {query.shape}")
-        return query, None
+        return self._unit(query, "vector"), None
+
+    def _unit(self, vector, name: str) -> np.ndarray:
+        """A query vector validated and scaled to unit length, shape (1, d)."""
+        queries, _ = _validation.as_query_array(vector, self._vectors.shape[1], self._vectors.dtype,
+                                                name=name, owner="the word vectors")
+        return normalize_rows(queries, name)
 
     def similar(self, word_or_vector, k: int = 10, exclude_self: bool = True) -> list[tuple[str, float]]:
         """The ``k`` words most similar to a word or a vector, by cosine similarity.
@@ -289,4 +297,4 @@ class WordIndex:
                   + self._vectors[rows[2]])
         if np.linalg.norm(target) < 1e-6:  # three unit vectors: rounding-level cancellation
             raise ValueError(f"{b!r} - {a!r} + {c!r} is the zero vector: it has no direction")
-        return self._search(target.astype(self._vectors.dtype), k, set(rows))
+        return self._search(self._unit(target, f"{b!r} - {a!r} + {c!r}"), k, set(rows))

@@ -1,6 +1,6 @@
 """Selection kernels of the build: move the k-th smallest value of one column to row k.
 
-Every kernel reorders rows of ``points`` (the tree's private copy of the data) and of ``idx``
+Every kernel reorders rows of ``points`` (the tree's private copy of the data, ``tree_data``) and of ``idx``
 together, so ``points[j] == data[idx[j]]`` holds throughout. Afterwards
 ``points[lo:k, dim] <= points[k, dim] <= points[k+1:hi, dim]``.
 

@@ -2,8 +2,10 @@
 
 The row range of every node depends only on ``(n, leaf_size, division)``
 (:func:`node_row_ranges`); the kernels then fill, node by node, the split dimension and
-value and the bounding box. A node with rows ``[start, end)`` splits at row
-``k = node_end[left child]``: :func:`~kdforge._build_select.select_rows` moves the k-th
+value and the bounding box of a :class:`~kdforge.record.TreeRecord` whose arrays are being
+built (``tree_data`` holds the points, ``idx_array`` their indices, both permuted
+together). A node with rows ``[start, end)`` splits at row
+``k = node_end[left child]``: :func:`~kdforge._kernels.select.select_rows` moves the k-th
 smallest value of the split dimension to row ``k``, smaller-or-equal values before it and
 greater-or-equal values after it. The two halves then touch disjoint rows, so distinct
 subtrees may be built at the same time by different threads (every kernel is ``nogil``).
@@ -14,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._build_select import (
+from ..record import DIVISION_MEDIAN, SPLIT_MAX_SPREAD
+from .select import (
     RANK_SORT_MAX,
     SMALL_ROWS,
     key,
@@ -24,11 +27,6 @@ from ._build_select import (
     select_pairs,
     select_rows,
 )
-
-SPLIT_MAX_SPREAD = 0
-SPLIT_ROUND_ROBIN = 1
-DIVISION_MEDIAN = 0
-DIVISION_ROOT = 1
 
 #: Placeholder permutation for :func:`_bounds` on rows in place.
 _NO_ORDER = np.zeros(1, dtype=np.int32)
@@ -151,45 +149,53 @@ def round_robin_dimension(node, n_dims):
 
 
 @njit(cache=True, nogil=True)
-def split_node(points, idx, node_start, node_end, split_dim, split_value, node_bounds, node,
-               split_rule, scratch):
+def split_node(tree, node, scratch):
     """Choose the split of internal ``node`` and select its rows around it.
 
     With ``SPLIT_MAX_SPREAD`` the node's bounding box is computed first (it gives the
-    spreads). ``scratch`` comes from :func:`~kdforge._build_select.new_scratch`.
+    spreads). ``scratch`` comes from :func:`~kdforge._kernels.select.new_scratch`.
     """
+    points = tree.tree_data
+    idx = tree.idx_array
+    node_start = tree.node_start
+    node_end = tree.node_end
+    node_bounds = tree.node_bounds
     start = node_start[node]
     end = node_end[node]
-    if split_rule == SPLIT_MAX_SPREAD:
+    if tree.split == SPLIT_MAX_SPREAD:
         rows_bounds(points, start, end, node_bounds, node)
         dim = widest_dimension(node_bounds, node)
     else:
         dim = round_robin_dimension(node, points.shape[1])
     k = node_end[2 * node + 1]
     select_rows(points, idx, start, end, k, dim, 0.0, False, 0, scratch)
-    split_dim[node] = dim
-    split_value[node] = points[k, dim]
+    tree.split_dim[node] = dim
+    tree.split_value[node] = points[k, dim]
 
 
 @njit(cache=True, nogil=True)
-def split_one_node(points, idx, node_start, node_end, split_dim, split_value, node_bounds,
-                   node, split_rule):
+def split_one_node(tree, node):
     """:func:`split_node` with its own scratch arrays: a task for a thread."""
-    split_node(points, idx, node_start, node_end, split_dim, split_value, node_bounds, node,
-               split_rule, new_scratch(points, idx))
+    split_node(tree, node, new_scratch(tree.tree_data, tree.idx_array))
 
 
 @njit(cache=True, nogil=True)
-def build_small_subtree(points, idx, node_start, node_end, split_dim, split_value,
-                        node_bounds, root, n_internal, split_rule, scratch):
+def build_small_subtree(tree, root, scratch):
     """Build the subtree of ``root`` (at most ``SMALL_ROWS`` rows) on key/position pairs.
 
     The rows stay put while the subtree is built: every node gathers its split column
     through the permutation ``order``, selects on (key, position) pairs
-    (:func:`~kdforge._build_select.select_pairs`) and computes its box through ``order``;
+    (:func:`~kdforge._kernels.select.select_pairs`) and computes its box through ``order``;
     the rows move once, at the end. Each node makes the same choices as
     :func:`split_node` would, by the same rules.
     """
+    points = tree.tree_data
+    node_start = tree.node_start
+    node_end = tree.node_end
+    split_dim = tree.split_dim
+    split_value = tree.split_value
+    node_bounds = tree.node_bounds
+    n_internal = node_start.shape[0] // 2
     offsets, keys, order, rows, row_idx = scratch
     spare_keys = keys[SMALL_ROWS:]
     spare_order = order[SMALL_ROWS:]
@@ -210,7 +216,7 @@ def build_small_subtree(points, idx, node_start, node_end, split_dim, split_valu
             split_value[node] = 0
             _bounds(points, base, order, start, end, node_bounds, node, True)
             continue
-        if split_rule == SPLIT_MAX_SPREAD:
+        if tree.split == SPLIT_MAX_SPREAD:
             _bounds(points, base, order, start, end, node_bounds, node, True)
             dim = widest_dimension(node_bounds, node)
         else:
@@ -227,12 +233,11 @@ def build_small_subtree(points, idx, node_start, node_end, split_dim, split_valu
         stack[top] = 2 * node + 2
         stack[top + 1] = 2 * node + 1
         top += 2
-    permute_rows(points, idx, base, order, n, rows, row_idx)
+    permute_rows(points, tree.idx_array, base, order, n, rows, row_idx)
 
 
 @njit(cache=True, nogil=True)
-def build_subtree(points, idx, node_start, node_end, split_dim, split_value, node_bounds,
-                  root, n_internal, split_rule):
+def build_subtree(tree, root):
     """Build the subtree rooted at ``root`` (depth-first, from an explicit stack).
 
     Fills the split of every internal node, and the bounding box of every leaf and, with
@@ -240,7 +245,10 @@ def build_subtree(points, idx, node_start, node_end, split_dim, split_value, nod
     internal boxes for ``SPLIT_ROUND_ROBIN``). Subtrees of at most ``SMALL_ROWS`` rows go to
     :func:`build_small_subtree`. A subtree touches only its own rows.
     """
-    scratch = new_scratch(points, idx)
+    node_start = tree.node_start
+    node_end = tree.node_end
+    n_internal = node_start.shape[0] // 2
+    scratch = new_scratch(tree.tree_data, tree.idx_array)
     stack = np.empty(64, dtype=np.int64)
     stack[0] = root
     top = 1
@@ -248,16 +256,14 @@ def build_subtree(points, idx, node_start, node_end, split_dim, split_value, nod
         top -= 1
         node = stack[top]
         if node_end[node] - node_start[node] <= SMALL_ROWS:
-            build_small_subtree(points, idx, node_start, node_end, split_dim, split_value,
-                                node_bounds, node, n_internal, split_rule, scratch)
+            build_small_subtree(tree, node, scratch)
             continue
         if node >= n_internal:
-            split_dim[node] = -1
-            split_value[node] = 0
-            rows_bounds(points, node_start[node], node_end[node], node_bounds, node)
+            tree.split_dim[node] = -1
+            tree.split_value[node] = 0
+            rows_bounds(tree.tree_data, node_start[node], node_end[node], tree.node_bounds, node)
             continue
-        split_node(points, idx, node_start, node_end, split_dim, split_value, node_bounds,
-                   node, split_rule, scratch)
+        split_node(tree, node, scratch)
         stack[top] = 2 * node + 2
         stack[top + 1] = 2 * node + 1
         top += 2

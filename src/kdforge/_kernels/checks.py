@@ -1,0 +1,126 @@
+"""Validation kernels of tree files and pickles: is an untrusted record a valid tree?
+
+Each kernel returns ``(code, where)``: :data:`OK` or the code of the first problem found
+and the node or row where it was found; :data:`MESSAGES` words each code.
+:mod:`kdforge._treefile` runs them on every loaded record before any query kernel may
+touch it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Result codes of the validation kernels.
+OK = 0
+ROOT_RANGE = 1
+CHILD_RANGES = 2
+SPLIT_DIM = 3
+LEAF_SPLIT_DIM = 4
+BOX_NOT_FINITE = 5
+CHILD_BOX = 6
+SPLIT_VALUE = 7
+POINT_OUTSIDE = 8
+INDEX_RANGE = 9
+INDEX_DUPLICATE = 10
+DATA_MISMATCH = 11
+
+MESSAGES = {
+    ROOT_RANGE: "the root node does not hold rows [0, n_points)",
+    CHILD_RANGES: "the children of internal node {} do not split its rows into two non-empty ranges",
+    SPLIT_DIM: "internal node {} has a split dimension outside [0, n_dims)",
+    LEAF_SPLIT_DIM: "leaf {} has a split dimension other than -1",
+    BOX_NOT_FINITE: "the bounding box of node {} is not finite with lower <= upper",
+    CHILD_BOX: "a child's bounding box is not inside the box of node {}",
+    SPLIT_VALUE: "the split value of node {} does not separate its children",
+    POINT_OUTSIDE: "leaf {} holds a point outside its bounding box (or not finite)",
+    INDEX_RANGE: "idx_array[{}] is outside [0, n_points)",
+    INDEX_DUPLICATE: "idx_array[{}] repeats an index: idx_array is not a permutation",
+    DATA_MISMATCH: "tree_data[{0}] differs from data[idx_array[{0}]]",
+}
+
+
+
+@njit(cache=True, nogil=True)
+def check_structure(node_start, node_end, split_dim, n_points, n_dims, n_internal):
+    """Check the node ranges and split dimensions that keep the query kernels in bounds.
+
+    Node ``i < n_internal`` has children ``2i + 1`` and ``2i + 2``; the arrays have
+    ``2 * n_internal + 1`` entries. Returns ``(code, node)``, ``(OK, 0)`` when valid.
+    """
+    if node_start[0] != 0 or node_end[0] != n_points:
+        return ROOT_RANGE, 0
+    for node in range(n_internal):
+        dim = split_dim[node]
+        if dim < 0 or dim >= n_dims:
+            return SPLIT_DIM, node
+        left = 2 * node + 1
+        mid = node_end[left]
+        if (node_start[left] != node_start[node] or node_start[left + 1] != mid
+                or node_end[left + 1] != node_end[node]
+                or mid <= node_start[node] or mid >= node_end[node]):
+            return CHILD_RANGES, node
+    for node in range(n_internal, split_dim.shape[0]):
+        if split_dim[node] != -1:
+            return LEAF_SPLIT_DIM, node
+    return OK, 0
+
+
+@njit(cache=True, nogil=True)
+def check_geometry(tree_data, node_start, node_end, split_dim, split_value, node_bounds,
+                   n_internal):
+    """Check boxes, split values and that every point lies in its leaf's box.
+
+    Assumes :func:`check_structure` passed. Returns ``(code, node)``.
+    """
+    n_nodes = node_bounds.shape[1]
+    n_dims = node_bounds.shape[2]
+    for node in range(n_nodes):
+        for c in range(n_dims):
+            lo = node_bounds[0, node, c]
+            hi = node_bounds[1, node, c]
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+                return BOX_NOT_FINITE, node
+    for node in range(n_internal):
+        for child in (2 * node + 1, 2 * node + 2):
+            for c in range(n_dims):
+                if not (node_bounds[0, node, c] <= node_bounds[0, child, c]
+                        and node_bounds[1, child, c] <= node_bounds[1, node, c]):
+                    return CHILD_BOX, node
+        dim = split_dim[node]
+        value = split_value[node]
+        if not (node_bounds[1, 2 * node + 1, dim] <= value <= node_bounds[0, 2 * node + 2, dim]):
+            return SPLIT_VALUE, node
+    for node in range(n_internal, n_nodes):
+        for row in range(node_start[node], node_end[node]):
+            for c in range(n_dims):
+                if not (node_bounds[0, node, c] <= tree_data[row, c] <= node_bounds[1, node, c]):
+                    return POINT_OUTSIDE, node
+    return OK, 0
+
+
+@njit(cache=True, nogil=True)
+def scatter_points(tree_data, idx_array, data, compare):
+    """Check that ``idx_array`` is a permutation and relate ``data`` to ``tree_data``.
+
+    With ``compare`` check ``data[idx_array[j]] == tree_data[j]`` for every row ``j``;
+    otherwise write it, which rebuilds ``data``. Returns ``(code, row)``.
+    """
+    n_points, n_dims = tree_data.shape
+    seen = np.zeros((n_points + 63) // 64, dtype=np.uint64)  # a bitset stays in cache longer
+    for row in range(n_points):
+        index = idx_array[row]
+        if index < 0 or index >= n_points:
+            return INDEX_RANGE, row
+        word = index >> 6
+        bit = np.uint64(1) << np.uint64(index & 63)
+        if seen[word] & bit:
+            return INDEX_DUPLICATE, row
+        seen[word] |= bit
+        for c in range(n_dims):
+            if compare:
+                if data[index, c] != tree_data[row, c]:
+                    return DATA_MISMATCH, row
+            else:
+                data[index, c] = tree_data[row, c]
+    return OK, 0

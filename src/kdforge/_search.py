@@ -1,0 +1,167 @@
+"""Internal entry points of every tree query: validated input in, results out.
+
+The public methods of :class:`~kdforge.KDTree` check their arguments once
+(:mod:`kdforge._validation`) and call these functions, which trust them, split the batch
+over threads (:mod:`kdforge._parallel`) and call the kernels of :mod:`kdforge._kernels`
+with the tree's :class:`~kdforge.record.TreeRecord`. Other indexes that hold a tree
+(:class:`~kdforge.NeighborIndex`, the word index) call them too, so no input is checked
+twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels.bbf import bbf_batch, identity_frames, stack_of_tree
+from ._kernels.box import box_query_batch
+from ._kernels.distance import metric_code, to_reduced
+from ._kernels.knn import knn_batch
+from ._kernels.locate import box_distance_pairs, find_point_batch
+from ._kernels.radius import MODE_COUNT, MODE_DISTANCES, MODE_INDICES, radius_batch
+from ._kernels.traversal import find_leaf_batch, leaf_order
+from ._parallel import run_chunked
+from .record import TreeRecord
+from .results import join_segments, sort_csr_rows
+
+__all__ = ["MODE_COUNT", "MODE_INDICES", "MODE_DISTANCES", "query_order", "knn", "radius",
+           "box", "find_leaf", "find_point", "distance_to_node"]
+
+#: Batches of at least this many queries on trees of at least this many points are answered
+#: in leaf order (:func:`query_order`); below, sorting costs more than it saves.
+LOCALITY_MIN_QUERIES = 2048
+LOCALITY_MIN_POINTS = 65536
+
+
+def query_order(tree: TreeRecord, queries: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Order in which to answer a batch, and whether it differs from the given order.
+
+    Big batches on big trees are answered leaf by leaf: queries that fall in nearby leaves
+    then run one after another and find the same points in cache. The order changes speed
+    only, never results.
+    """
+    m = queries.shape[0]
+    if m < LOCALITY_MIN_QUERIES or tree.tree_data.shape[0] < LOCALITY_MIN_POINTS:
+        return np.arange(m, dtype=np.int64), False
+    return leaf_order(tree, queries), True
+
+
+def knn(tree: TreeRecord, queries: np.ndarray, k: int, p: float, eps: float, bound: float,
+        sort_results: bool, workers: int, max_leaves: int | None = None):
+    """k nearest neighbours: ``(dist, idx)`` of shape (m, k) (see ``KDTree.query``).
+
+    ``max_leaves`` (None: exact search) runs the budgeted best-bin-first search.
+    """
+    metric = metric_code(p)
+    prune_factor = (1.0 + eps) if np.isinf(p) else (1.0 + eps) ** p
+    bound_reduced = to_reduced.py_func(np.float64(bound), metric, p)
+    m = queries.shape[0]
+    dist = np.empty((m, k), dtype=tree.tree_data.dtype)
+    idx = np.empty((m, k), dtype=np.int64)
+    order, _ = query_order(tree, queries)
+    if max_leaves is None:
+
+        def task(start, stop):
+            knn_batch(tree, queries, order[start:stop], metric, p, prune_factor, bound_reduced,
+                      sort_results, dist, idx)
+    else:
+        stack = stack_of_tree(tree)
+        frames = identity_frames(queries)
+
+        def task(start, stop):
+            bbf_batch(stack, frames, order[start:stop], metric, p, prune_factor, bound_reduced,
+                      max_leaves, sort_results, dist, idx)
+
+    run_chunked(task, m, workers)
+    return dist, idx
+
+
+def radius(tree: TreeRecord, queries: np.ndarray, radii: np.ndarray, p: float, mode: int,
+           sort_results: bool, workers: int):
+    """Neighbours within ``radii`` in CSR form: ``(indptr, indices, distances)``.
+
+    ``mode`` is ``MODE_COUNT`` (``indices`` and ``distances`` None), ``MODE_INDICES``
+    (``distances`` None) or ``MODE_DISTANCES``. With ``sort_results`` (needs
+    ``MODE_DISTANCES``) each row is sorted by (distance, index).
+    """
+    metric = metric_code(p)
+    radii_reduced = to_reduced.py_func(radii, metric, p)
+    probe = np.empty(0, dtype=tree.tree_data.dtype)
+    order, permuted = query_order(tree, queries)
+
+    def task(start, stop):
+        return radius_batch(tree, queries, order[start:stop], radii_reduced, metric, p, mode,
+                            probe)
+
+    parts = run_chunked(task, queries.shape[0], workers)
+    values = [] if mode == MODE_COUNT else [[part[1] for part in parts]]
+    if mode == MODE_DISTANCES:
+        values.append([part[2] for part in parts])
+    indptr, grouped = join_segments(queries.shape[0], [part[0] for part in parts], values,
+                                    [order] if permuted else None)
+    indices = grouped[0] if mode != MODE_COUNT else None
+    distances = grouped[1] if mode == MODE_DISTANCES else None
+    if sort_results and mode == MODE_DISTANCES:
+        sort_csr_rows(indptr, indices, distances, workers)
+    return indptr, indices, distances
+
+
+def box(tree: TreeRecord, lo: np.ndarray, hi: np.ndarray, sort_results: bool, workers: int):
+    """Points inside each closed box ``[lo[i], hi[i]]`` (float64, (m, d)): ``(indptr, indices)``."""
+
+    def task(start, stop):
+        return box_query_batch(tree, lo[start:stop], hi[start:stop])
+
+    parts = run_chunked(task, lo.shape[0], workers)
+    indptr, (indices,) = join_segments(lo.shape[0], [part[0] for part in parts],
+                                       [[part[1] for part in parts]])
+    if sort_results:
+        sort_csr_rows(indptr, indices, None, workers)
+    return indptr, indices
+
+
+def find_leaf(tree: TreeRecord, queries: np.ndarray, workers: int) -> np.ndarray:
+    """Leaf whose cell contains each query, int64 of shape (m,)."""
+    out = np.empty(queries.shape[0], dtype=np.int64)
+
+    def task(start, stop):
+        find_leaf_batch(tree, queries[start:stop], out[start:stop])
+
+    run_chunked(task, queries.shape[0], workers)
+    return out
+
+
+def find_point(tree: TreeRecord, queries: np.ndarray, first_only: bool, workers: int):
+    """Data points equal to each query.
+
+    Returns the smallest matching index or -1 per query (int64 (m,)) with ``first_only``,
+    else ``(indptr, indices)`` with each row ascending.
+    """
+
+    def task(start, stop):
+        return find_point_batch(tree, queries[start:stop], first_only)
+
+    parts = run_chunked(task, queries.shape[0], workers)
+    if first_only:
+        return np.concatenate([part[1] for part in parts])
+    indptr, (indices,) = join_segments(queries.shape[0], [part[0] for part in parts],
+                                       [[part[1] for part in parts]])
+    sort_csr_rows(indptr, indices, None, workers)
+    return indptr, indices
+
+
+def distance_to_node(lower: np.ndarray, upper: np.ndarray, queries: np.ndarray,
+                     query_rows: np.ndarray, nodes: np.ndarray, p: float, dtype, workers: int):
+    """Smallest and largest distance from ``queries[query_rows[i]]`` to box ``nodes[i]``.
+
+    ``lower`` / ``upper`` (n_nodes, d) are the corners of the node boxes.
+    """
+    metric = metric_code(p)
+    dmin = np.empty(nodes.shape[0], dtype=dtype)
+    dmax = np.empty(nodes.shape[0], dtype=dtype)
+
+    def task(start, stop):
+        box_distance_pairs(lower, upper, queries, query_rows[start:stop], nodes[start:stop],
+                           metric, p, dmin[start:stop], dmax[start:stop])
+
+    run_chunked(task, nodes.shape[0], workers)
+    return dmin, dmax

@@ -1,0 +1,537 @@
+"""The tree file format and the pickled state: a :class:`~kdforge.record.TreeRecord` in and out.
+
+:func:`write_tree` writes a record (and optionally the points in their original order) to
+one file, :func:`read_tree` reads it back, memory-mapped by default, and validates it
+before any kernel may touch it; :func:`state_of` / :func:`record_from_state` do the same for
+pickles. The public entry points are :meth:`kdforge.KDTree.save`, :func:`kdforge.load`
+(:mod:`kdforge.io`) and pickling.
+
+File format (version 1)
+-----------------------
+All integers are little-endian. A file is a 20-byte preamble, a JSON header, then the arrays::
+
+    offset  size  field
+    0       8     magic b"\\x89KDFORGE"
+    8       4     format version (uint32), FORMAT_VERSION
+    12      4     header length H in bytes (uint32), at most MAX_HEADER_BYTES
+    16      4     CRC-32 of the header bytes (uint32), always verified
+    20      H     header: UTF-8 JSON object (below)
+    ...           zero padding, then each array at its offset (a multiple of 64), raw
+                  C-order little-endian bytes, zero padding between arrays; the file ends
+                  exactly where the last array ends
+
+The header::
+
+    {"library_version": "0.1.0",            informational: the kdforge that wrote it
+     "n_points": n, "n_dims": d,
+     "dtype": "float64",                    float32 or float64
+     "index_dtype": "int32",                int32 or int64 (int64 needed past 2**31 - 1 points)
+     "tree": {"leaf_size": 16, "split": "max_spread", "division": "median", "n_levels": L},
+     "arrays": {"tree_data": {"offset": 128, "dtype": "<f8", "shape": [n, d], "crc32": 123},
+                "idx_array": ..., "node_start": ..., "node_end": ..., "split_dim": ...,
+                "split_value": ..., "node_bounds": ..., "data": ...}}
+
+``"tree"`` holds the record's parameters (:data:`kdforge.record.PARAMETER_FIELDS`; split
+and division by name), ``"arrays"`` its arrays (:data:`kdforge.record.ARRAY_FIELDS`) and
+the optional ``data``, each with a CRC-32 of its bytes. Files never contain pickles.
+Aligned offsets make the memory-mapped arrays aligned views of the file.
+
+``data`` (the points in their original order) is stored by default although it is a
+permutation of ``tree_data``: with it a memory-mapped load touches nothing of size O(n),
+and ``tree.data`` is available at once. ``tree.save(path, include_data=False)`` leaves it
+out, making the file about ``n * d * itemsize`` bytes smaller; :func:`load` then rebuilds
+it in memory from ``tree_data`` and ``idx_array``, an O(n) scatter that also checks that
+``idx_array`` is a permutation, so such files do not load in constant time.
+
+Memory maps are copy-on-write: the arrays are writeable (a write would stay private to the
+process; the tree never writes) and so have the Numba type of a built tree's arrays, and
+the query kernels compiled for built trees serve loaded trees too. Read-only arrays would
+make Numba compile a second specialization of every kernel (seconds, once per machine).
+
+Versions
+--------
+A file whose version is newer than :data:`FORMAT_VERSION` is refused with a message asking
+for a newer kdforge; there is no older version yet. New tree parameters or arrays change
+the format version, except parameters with a default (:data:`PARAMETER_DEFAULTS`), which a
+file may lack: a file without ``division`` holds a ``"median"`` tree. Pickled trees carry the
+same version.
+
+Validation
+----------
+A tree file is untrusted input and the query kernels do not check array bounds, so
+:func:`load` raises :class:`TreeFileError` for any file that is not a valid tree, in three
+tiers:
+
+* Always (memory safety, O(number of nodes), a few milliseconds for 1e7 points): the
+  preamble, the header's CRC-32 and every header field (types, ranges, the node count
+  implied by ``n``, ``leaf_size`` and ``division``, array shapes, dtypes and offsets
+  inside the file, nothing overlapping). Then the node structure: the root holds rows
+  ``[0, n)``, every internal node's children split its rows into two non-empty ranges
+  (so ranges nest, stay inside ``[0, n)`` and the leaves cover every row once), split
+  dimensions lie in ``[0, d)`` (-1 at leaves) and no leaf is deeper than ``n_levels``.
+  The node arrays this checks are copied out of a memory map first, so that a later
+  change to the file cannot invalidate them.
+* ``verify_contents=True`` (O(n d)): the values. Boxes are finite with ``lower <= upper``,
+  children's boxes lie inside their parent's, split values separate the children
+  (left box ``<= split_value <=`` right box), every point lies in its leaf's box (so all
+  points are finite), ``idx_array`` is a permutation of ``range(n)`` and ``tree_data[j]
+  == data[idx_array[j]]``. A tree that passes answers every query exactly like brute
+  force over its points.
+* ``verify_checksum=True`` (O(file size)): the CRC-32 of every array, which catches
+  accidental corruption that leaves a consistent tree (a flipped bit of a coordinate
+  that stays inside its box, say).
+
+With both options off a corrupt or crafted file can give wrong answers, but structural
+validation still keeps every kernel inside its arrays. A memory-mapped file must not be
+truncated while a tree uses it (as for any memory map, reading a page past the new end of
+the file kills the process with SIGBUS); :func:`write_tree` replaces files atomically, so re-saving over a file that is mapped is safe.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import mmap as _mmap
+import os
+import struct
+import uuid
+import zlib
+
+import numpy as np
+
+from ._version import __version__
+from ._kernels.checks import MESSAGES, OK, check_geometry, check_structure, scatter_points
+from .record import (
+    ARRAY_FIELDS,
+    DIVISIONS,
+    FLOAT_DTYPES,
+    INDEX_DTYPES,
+    INDEX_INT32_LIMIT,
+    PARAMETER_FIELDS,
+    SPLIT_RULES,
+    TreeRecord,
+    tree_shape,
+)
+
+__all__ = ["FORMAT_VERSION", "TreeFileError", "write_tree", "read_tree", "state_of",
+           "record_from_state", "check_record"]
+
+#: First bytes of every tree file.
+MAGIC = b"\x89KDFORGE"
+#: Version of the file format (and of the pickled state) this kdforge writes.
+FORMAT_VERSION = 1
+#: Alignment in bytes of every array in a file.
+ALIGNMENT = 64
+#: Largest JSON header accepted, in bytes (real headers are about 1 KiB).
+MAX_HEADER_BYTES = 1 << 16
+PREAMBLE = struct.Struct("<8sIII")
+
+#: Parameters a file or pickle may lack, and the value then meant (older files have no
+#: ``division``: they hold median trees).
+PARAMETER_DEFAULTS = {"division": "median"}
+#: Arrays saved beside the record's: the points in original order, optional.
+OPTIONAL_ARRAYS = ("data",)
+#: Names of the split and division codes, as the header spells them.
+SPLIT_NAMES = {code: name for name, code in SPLIT_RULES.items()}
+DIVISION_NAMES = {code: name for name, code in DIVISIONS.items()}
+
+
+class TreeFileError(ValueError):
+    """Raised for a tree file (or pickled tree) that is not a valid tree.
+
+    The file may be corrupt, truncated, crafted, or of an unsupported format version.
+    """
+
+
+def _raise_on(result, source: str) -> None:
+    code, where = result
+    if code != OK:
+        raise TreeFileError(f"{source}: invalid tree: {MESSAGES[code].format(int(where))}")
+
+
+# ---------------------------------------------------------------------- tree description
+def _require_int(value, name: str, minimum: int, source: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TreeFileError(f"{source}: {name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise TreeFileError(f"{source}: {name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _require_choice(value, name: str, choices, source: str) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise TreeFileError(f"{source}: {name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+class _Layout:
+    """Validated description of a tree: sizes, dtypes, parameters and array shapes."""
+
+    def __init__(self, n_points, n_dims, dtype, index_dtype, fields, source):
+        self.source = source
+        self.n_points = _require_int(n_points, "n_points", 1, source)
+        self.n_dims = _require_int(n_dims, "n_dims", 1, source)
+        self.dtype = np.dtype(_require_choice(dtype, "dtype", [t.name for t in FLOAT_DTYPES], source))
+        self.index_dtype = np.dtype(_require_choice(index_dtype, "index_dtype",
+                                                    [t.name for t in INDEX_DTYPES], source))
+        if self.index_dtype == np.int32 and self.n_points > INDEX_INT32_LIMIT:
+            raise TreeFileError(f"{source}: {self.n_points} points cannot be indexed with int32")
+        if not isinstance(fields, dict):
+            raise TreeFileError(f"{source}: the tree parameters must be a JSON object")
+        unknown = sorted(set(fields) - set(PARAMETER_FIELDS))
+        if unknown:
+            raise TreeFileError(f"{source}: unknown tree parameter(s) {unknown} (from a newer kdforge?)")
+        values = {}
+        for name in PARAMETER_FIELDS:
+            if name not in fields and name not in PARAMETER_DEFAULTS:
+                raise TreeFileError(f"{source}: tree parameter {name!r} is missing")
+            values[name] = fields.get(name, PARAMETER_DEFAULTS.get(name))
+        #: The record's parameters, split and division as codes.
+        self.parameters = {
+            "leaf_size": _require_int(values["leaf_size"], "leaf_size", 1, source),
+            "split": SPLIT_RULES[_require_choice(values["split"], "split", SPLIT_RULES, source)],
+            "division": DIVISIONS[_require_choice(values["division"], "division", DIVISIONS, source)],
+            "n_levels": _require_int(values["n_levels"], "n_levels", 0, source),
+        }
+        division_name = DIVISION_NAMES[self.parameters["division"]]
+        levels, self.n_nodes = tree_shape(self.n_points, self.parameters["leaf_size"],
+                                          self.parameters["division"])
+        if self.parameters["n_levels"] != levels:
+            raise TreeFileError(
+                f"{source}: n_levels is {self.parameters['n_levels']} but a {division_name!r} "
+                f"tree of {self.n_points} points with leaf_size {self.parameters['leaf_size']} "
+                f"has {levels}")
+        self.n_internal = (self.n_nodes - 1) // 2
+        if self.n_nodes.bit_length() - 1 != self.parameters["n_levels"]:
+            raise TreeFileError(f"{source}: the deepest of {self.n_nodes} nodes is not at depth n_levels")
+
+    def array_specs(self) -> dict:
+        """Expected dtype and shape of every array, by name."""
+        n, d, n_nodes = self.n_points, self.n_dims, self.n_nodes
+        return {
+            "tree_data": (self.dtype, (n, d)),
+            "idx_array": (self.index_dtype, (n,)),
+            "node_start": (self.index_dtype, (n_nodes,)),
+            "node_end": (self.index_dtype, (n_nodes,)),
+            "split_dim": (np.dtype(np.int32), (n_nodes,)),
+            "split_value": (self.dtype, (n_nodes,)),
+            "node_bounds": (self.dtype, (2, n_nodes, d)),
+            "data": (self.dtype, (n, d)),
+        }
+
+
+def _parameters_by_name(record: TreeRecord) -> dict:
+    """The record's parameters as the header and pickles spell them (split, division by name)."""
+    return {"leaf_size": int(record.leaf_size), "split": SPLIT_NAMES[int(record.split)],
+            "division": DIVISION_NAMES[int(record.division)], "n_levels": int(record.n_levels)}
+
+
+def _saved_arrays(record: TreeRecord, data: np.ndarray | None) -> dict:
+    """The arrays a file or pickle holds: the record's, then ``data`` when given."""
+    arrays = {name: getattr(record, name) for name in ARRAY_FIELDS}
+    if data is not None:
+        arrays["data"] = data
+    return arrays
+
+
+def _validate(layout: _Layout, arrays: dict, verify_contents: bool,
+              copy_nodes: bool) -> tuple[TreeRecord, np.ndarray]:
+    """Run the structural (and optionally content) checks; return the record and ``data``.
+
+    ``copy_nodes`` copies the arrays the structural check protects before checking them, so
+    that the checked values are the ones used even when the originals map a file. A missing
+    ``data`` is rebuilt from ``tree_data`` and ``idx_array`` (which checks the permutation).
+    """
+    source = layout.source
+    checked = dict(arrays)
+    if copy_nodes:
+        for name in ("node_start", "node_end", "split_dim"):
+            checked[name] = arrays[name].copy()
+    _raise_on(check_structure(checked["node_start"], checked["node_end"], checked["split_dim"],
+                              layout.n_points, layout.n_dims, layout.n_internal), source)
+    if verify_contents:
+        _raise_on(check_geometry(checked["tree_data"], checked["node_start"], checked["node_end"],
+                                 checked["split_dim"], checked["split_value"], checked["node_bounds"],
+                                 layout.n_internal), source)
+    if "data" not in checked:
+        data = np.empty((layout.n_points, layout.n_dims), dtype=layout.dtype)
+        _raise_on(scatter_points(checked["tree_data"], checked["idx_array"], data, False), source)
+        checked["data"] = data
+    elif verify_contents:
+        _raise_on(scatter_points(checked["tree_data"], checked["idx_array"], checked["data"], True),
+                  source)
+    record = TreeRecord(**{name: checked[name] for name in ARRAY_FIELDS}, **layout.parameters)
+    return record, checked["data"]
+
+
+def _check_arrays(layout: _Layout, arrays: dict, source: str) -> dict:
+    """Check the dtype and shape of every array against the layout; return them C-contiguous."""
+    checked = {}
+    for name, (dtype, shape) in layout.array_specs().items():
+        arr = arrays.get(name)
+        if arr is None and name in OPTIONAL_ARRAYS:
+            continue
+        if not isinstance(arr, np.ndarray) or arr.dtype != dtype or arr.shape != shape:
+            raise TreeFileError(f"{source}: array {name!r} must have dtype {dtype} and shape {shape}")
+        checked[name] = np.ascontiguousarray(arr)
+    return checked
+
+
+def check_record(record: TreeRecord, data: np.ndarray | None = None, *,
+                 verify_contents: bool = True,
+                 source: str = "TreeRecord") -> tuple[TreeRecord, np.ndarray]:
+    """Validate a record that comes from outside (a file, a pickle, a caller).
+
+    Parameters
+    ----------
+    record : TreeRecord
+    data : ndarray of shape (n, d), optional
+        The points in original order; rebuilt from the record when None.
+    verify_contents : bool, default True
+        Also run the O(n d) content checks (see the module documentation).
+    source : str
+        What the record came from, for error messages.
+
+    Returns
+    -------
+    record, data
+        The checked record (arrays made C-contiguous, parameters plain ints) and ``data``.
+
+    Raises
+    ------
+    TreeFileError
+        The record is not a valid tree.
+    """
+    if not isinstance(record, TreeRecord):
+        raise TypeError(f"{source}: expected a TreeRecord, got {type(record).__name__}")
+    tree_data = record.tree_data
+    if not isinstance(tree_data, np.ndarray) or tree_data.ndim != 2:
+        raise TreeFileError(f"{source}: tree_data must be a 2-D array")
+    if not isinstance(record.idx_array, np.ndarray):
+        raise TreeFileError(f"{source}: idx_array must be an array")
+    layout = _Layout(tree_data.shape[0], tree_data.shape[1], tree_data.dtype.name,
+                     record.idx_array.dtype.name, _parameters_by_name_checked(record, source),
+                     source)
+    return _validate(layout, _check_arrays(layout, _saved_arrays(record, data), source),
+                     verify_contents, copy_nodes=False)
+
+
+def _parameters_by_name_checked(record: TreeRecord, source: str) -> dict:
+    """:func:`_parameters_by_name` for an untrusted record: codes must be known."""
+    try:
+        split = SPLIT_NAMES[record.split]
+        division = DIVISION_NAMES[record.division]
+    except (KeyError, TypeError):
+        raise TreeFileError(f"{source}: unknown split {record.split!r} or division "
+                            f"{record.division!r} code") from None
+    return {"leaf_size": record.leaf_size, "split": split, "division": division,
+            "n_levels": record.n_levels}
+
+
+# ---------------------------------------------------------------------- saving
+def _align(offset: int) -> int:
+    return -(-offset // ALIGNMENT) * ALIGNMENT
+
+
+def write_tree(record: TreeRecord, data: np.ndarray | None, path) -> None:
+    """Write ``record`` (and ``data`` unless None) to the file ``path``.
+
+    Parameters
+    ----------
+    record : TreeRecord
+        The tree.
+    data : ndarray of shape (n, d) or None
+        The points in their original order; None leaves them out (:func:`read_tree` then
+        rebuilds them, in O(n)).
+    path : str or os.PathLike
+        Destination. The file is written under a temporary name in the same directory and
+        then renamed over ``path``, so readers never see a partial file and a tree still
+        memory-mapped from an older file at ``path`` keeps working (on POSIX systems;
+        Windows refuses to replace a file that is mapped).
+    """
+    fields = _parameters_by_name(record)
+    arrays = {name: np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+              for name, arr in _saved_arrays(record, data).items()}
+    tree_data = arrays["tree_data"]
+    specs = {}
+    for name, arr in arrays.items():
+        specs[name] = {"dtype": arr.dtype.str, "shape": list(arr.shape),
+                       "crc32": zlib.crc32(memoryview(arr).cast("B"))}
+    header = {
+        "library_version": __version__,
+        "n_points": int(tree_data.shape[0]),
+        "n_dims": int(tree_data.shape[1]),
+        "dtype": tree_data.dtype.name,
+        "index_dtype": arrays["idx_array"].dtype.name,
+        "tree": fields,
+        "arrays": specs,
+    }
+    data_start = 0
+    while True:  # offsets are written in the header, whose length moves the data start
+        offset = data_start
+        for name, arr in arrays.items():
+            specs[name]["offset"] = offset
+            offset = _align(offset + arr.nbytes)
+        header_bytes = json.dumps(header, separators=(",", ":")).encode()
+        needed = _align(PREAMBLE.size + len(header_bytes))
+        if needed <= data_start:
+            break
+        data_start = needed
+    path = os.fspath(path)
+    temporary = f"{path}.{uuid.uuid4().hex[:12]}.tmp"
+    try:
+        with open(temporary, "xb") as out:
+            out.write(PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header_bytes), zlib.crc32(header_bytes)))
+            out.write(header_bytes)
+            position = PREAMBLE.size + len(header_bytes)
+            for name, arr in arrays.items():
+                out.write(bytes(specs[name]["offset"] - position))
+                out.write(memoryview(arr).cast("B"))
+                position = specs[name]["offset"] + arr.nbytes
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+# ---------------------------------------------------------------------- loading
+def _check_version(version, source: str) -> None:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise TreeFileError(f"{source}: unknown tree file format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise TreeFileError(
+            f"{source}: tree file format version {version} is newer than this kdforge supports "
+            f"(version {FORMAT_VERSION}); upgrade kdforge to load it")
+
+
+def _read_header(file, size: int, source: str):
+    """Read and check the preamble and JSON header; return ``(layout, array entries)``."""
+    if size < PREAMBLE.size:
+        raise TreeFileError(f"{source}: file too short ({size} bytes) to be a kdforge tree file")
+    magic, version, header_length, header_crc = PREAMBLE.unpack(file.read(PREAMBLE.size))
+    if magic != MAGIC:
+        raise TreeFileError(f"{source}: not a kdforge tree file (bad magic bytes {magic!r})")
+    _check_version(version, source)
+    if header_length > MAX_HEADER_BYTES or PREAMBLE.size + header_length > size:
+        raise TreeFileError(f"{source}: header length {header_length} does not fit the file (truncated?)")
+    header_bytes = file.read(header_length)
+    if zlib.crc32(header_bytes) != header_crc:
+        raise TreeFileError(f"{source}: header checksum mismatch: the file is corrupt")
+    try:
+        header = json.loads(header_bytes.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise TreeFileError(f"{source}: header is not valid JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise TreeFileError(f"{source}: header is not a JSON object")
+    layout = _Layout(header.get("n_points"), header.get("n_dims"), header.get("dtype"),
+                     header.get("index_dtype"), header.get("tree"), source)
+    entries = header.get("arrays")
+    if not isinstance(entries, dict):
+        raise TreeFileError(f"{source}: header has no 'arrays' object")
+    specs = layout.array_specs()
+    required = [name for name in specs if name not in OPTIONAL_ARRAYS]
+    missing = [name for name in required if name not in entries]
+    unknown = sorted(set(entries) - set(specs))
+    if missing or unknown:
+        raise TreeFileError(f"{source}: arrays missing {missing} or unknown {unknown}")
+    arrays = []
+    for name, (dtype, shape) in specs.items():
+        if name not in entries:
+            continue
+        entry = entries[name]
+        if not isinstance(entry, dict):
+            raise TreeFileError(f"{source}: array {name!r} is not described by a JSON object")
+        file_dtype = dtype.newbyteorder("<")
+        if entry.get("dtype") != file_dtype.str:
+            raise TreeFileError(f"{source}: array {name!r} has dtype {entry.get('dtype')!r}, "
+                                f"expected {file_dtype.str!r}")
+        if entry.get("shape") != list(shape):
+            raise TreeFileError(f"{source}: array {name!r} has shape {entry.get('shape')!r}, "
+                                f"expected {list(shape)}")
+        offset = _require_int(entry.get("offset"), f"offset of {name!r}",
+                              PREAMBLE.size + header_length, source)
+        crc = _require_int(entry.get("crc32"), f"crc32 of {name!r}", 0, source)
+        if offset % ALIGNMENT:
+            raise TreeFileError(f"{source}: array {name!r} at offset {offset} is not "
+                                f"{ALIGNMENT}-byte aligned")
+        arrays.append((offset, name, file_dtype, shape, math.prod(shape) * dtype.itemsize, crc))
+    arrays.sort()
+    end = PREAMBLE.size + header_length
+    for offset, name, _, _, nbytes, _ in arrays:
+        if offset < end:
+            raise TreeFileError(f"{source}: array {name!r} overlaps the header or another array")
+        end = offset + nbytes
+    if end != size:
+        raise TreeFileError(f"{source}: the file has {size} bytes but its arrays end at byte {end} "
+                            f"({'truncated' if size < end else 'trailing data'})")
+    return layout, arrays
+
+
+def read_tree(path, mmap: bool = True, verify_checksum: bool = True,
+              verify_contents: bool = True) -> tuple[TreeRecord, np.ndarray]:
+    """Read and validate a tree file written by :func:`write_tree`.
+
+    Parameters are those of :func:`kdforge.load`. Returns the record and the points in
+    their original order; raises :class:`TreeFileError` for any file that is not a valid
+    tree.
+    """
+    source = os.fspath(path)
+    with open(source, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        layout, entries = _read_header(file, size, source)
+        if mmap:
+            try:
+                buffer = _mmap.mmap(file.fileno(), size, access=_mmap.ACCESS_COPY)
+            except ValueError as exc:  # the file shrank since it was measured
+                raise TreeFileError(f"{source}: {exc}") from None
+        else:
+            storage = np.empty(size + ALIGNMENT, dtype=np.uint8)
+            start = -storage.ctypes.data % ALIGNMENT
+            buffer = storage[start:start + size]
+            file.seek(0)
+            if file.readinto(buffer) != size:
+                raise TreeFileError(f"{source}: the file changed while it was read")
+    view = memoryview(buffer)
+    arrays = {}
+    for offset, name, dtype, shape, nbytes, crc in entries:
+        if verify_checksum and zlib.crc32(view[offset:offset + nbytes]) != crc:
+            raise TreeFileError(f"{source}: checksum mismatch in array {name!r}: the file is corrupt")
+        arr = np.frombuffer(buffer, dtype=dtype, count=nbytes // dtype.itemsize, offset=offset)
+        arrays[name] = arr.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
+    view.release()
+    return _validate(layout, arrays, verify_contents, copy_nodes=mmap)
+
+
+# ---------------------------------------------------------------------- pickled state
+def state_of(record: TreeRecord, data: np.ndarray) -> dict:
+    """The pickled state of a tree: the format version, its parameters and its arrays."""
+    return {"format_version": FORMAT_VERSION, "tree": _parameters_by_name(record),
+            "arrays": _saved_arrays(record, data)}
+
+
+def record_from_state(state, source: str = "pickled KDTree") -> tuple[TreeRecord, np.ndarray]:
+    """Validate a pickled state (structure only, as documented); return the record and data.
+
+    Raises
+    ------
+    TreeFileError
+        The state is not one of a valid tree.
+    """
+    if not isinstance(state, dict):
+        raise TreeFileError(f"{source}: the state must be a dict, got {type(state).__name__}")
+    _check_version(state.get("format_version"), source)
+    arrays = state.get("arrays")
+    if not isinstance(arrays, dict):
+        raise TreeFileError(f"{source}: the state has no 'arrays' dict")
+    arrays = {name: np.asarray(arr) for name, arr in arrays.items()}
+    tree_data = arrays.get("tree_data")
+    idx_array = arrays.get("idx_array")
+    if tree_data is None or tree_data.ndim != 2 or idx_array is None:
+        raise TreeFileError(f"{source}: tree_data must be a 2-D array and idx_array present")
+    layout = _Layout(tree_data.shape[0], tree_data.shape[1], tree_data.dtype.name,
+                     idx_array.dtype.name, state.get("tree"), source)
+    if "data" not in arrays:
+        raise TreeFileError(f"{source}: array 'data' is missing")
+    return _validate(layout, _check_arrays(layout, arrays, source), verify_contents=False,
+                     copy_nodes=False)
