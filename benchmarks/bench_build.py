@@ -49,7 +49,9 @@ import numpy as np
 from numba import njit
 
 import kdforge
-from kdforge import _build, _build_kernels, _build_select
+from kdforge import _build, record
+from kdforge._kernels import build as build_kernels
+from kdforge._kernels import select as select_kernels
 
 ALL = max(1, os.cpu_count() or 1)
 SECTIONS = ("peers", "memory", "robustness", "split_rules", "leaf_size", "division",
@@ -144,14 +146,14 @@ def kdforge_builders(all_workers: int) -> dict:
 
 
 def lower_bound_seconds(n: int, d: int, itemsize: int = 8) -> float:
-    levels = _build.tree_levels(n, kdforge.DEFAULT_LEAF_SIZE) + 1
+    levels = record.tree_levels(n, kdforge.DEFAULT_LEAF_SIZE) + 1
     return n * d * itemsize * levels / READ_BANDWIDTH
 
 
 def warm_up() -> None:
     """Compile (or load from cache) every kernel before timing."""
     for dtype in (np.float64,):
-        x = np.random.default_rng(0).random((_build_select.CHUNKED_MIN_ROWS + 10, 3)).astype(dtype)
+        x = np.random.default_rng(0).random((select_kernels.CHUNKED_MIN_ROWS + 10, 3)).astype(dtype)
         for split in ("max_spread", "round_robin"):
             kdforge.KDTree(x, split=split, workers=1)
             kdforge.KDTree(x, split=split, workers=2)
@@ -301,8 +303,8 @@ def section_leaf_size(n, d, n_queries, reps) -> None:
     results = interleaved(contenders, reps, float("inf"))
     for c in configs:
         tree = trees[c]
-        node_bytes = sum(getattr(tree, name).nbytes for name in
-                         ("_node_start", "_node_end", "_split_dim", "_split_value", "_node_bounds"))
+        node_bytes = sum(getattr(tree.record, name).nbytes for name in
+                         ("node_start", "node_end", "split_dim", "split_value", "node_bounds"))
         per_leaf = n / (tree.n_nodes - tree.n_internal)
         print(f"| {c[0]} | {c[1]} | {per_leaf:.1f} | {results[(c, 'build')][0]:.3f} | "
               f"{results[(c, 'knn1')][0]:.3f} | {results[(c, 'knn_all')][0]:.3f} | "
@@ -329,8 +331,8 @@ def section_division(n, d, n_queries, reps) -> None:
           "kNN k=16 (s) | radius count (s) | node memory (B/point) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for div, tree in trees.items():
-        node_bytes = sum(getattr(tree, name).nbytes for name in
-                         ("_node_start", "_node_end", "_split_dim", "_split_value", "_node_bounds"))
+        node_bytes = sum(getattr(tree.record, name).nbytes for name in
+                         ("node_start", "node_end", "split_dim", "split_value", "node_bounds"))
         leaves = np.arange(tree.n_internal, tree.n_nodes)
         depths = sorted(set((np.frexp(leaves + 1.0)[1] - 1).tolist()))
         print(f"| {div} | {tree.n_nodes} | {n / leaves.size:.1f} | {depths} | "
@@ -348,19 +350,19 @@ def _build_index_only(data, idx, keys, node_start, node_end, split_dim, split_va
     in id order, parents before children.
     """
     key_rows = keys.reshape(-1, 1)
-    scratch = _build_select.new_scratch(key_rows, idx)
+    scratch = select_kernels.new_scratch(key_rows, idx)
     for node in range(node_start.shape[0]):
         start = node_start[node]
         end = node_end[node]
-        _build_kernels._bounds(data, 0, idx, start, end, node_bounds, node, True)
+        build_kernels._bounds(data, 0, idx, start, end, node_bounds, node, True)
         if node >= n_internal:
             split_dim[node] = -1
             continue
-        dim = _build_kernels.widest_dimension(node_bounds, node)
+        dim = build_kernels.widest_dimension(node_bounds, node)
         for r in range(start, end):
             keys[r] = data[idx[r], dim]
         k = node_end[2 * node + 1]
-        _build_select.select_rows(key_rows, idx, start, end, k, 0, 0.0, False, 0, scratch)
+        select_kernels.select_rows(key_rows, idx, start, end, k, 0, 0.0, False, 0, scratch)
         split_dim[node] = dim
         split_value[node] = keys[k]
 
@@ -373,12 +375,13 @@ def _gather_rows(data, idx, out):
 
 
 def index_only_build(data: np.ndarray, with_tree_data: bool):
-    build = _build._Build(data, kdforge.DEFAULT_LEAF_SIZE, _build.SPLIT_MAX_SPREAD,
-                          _build.DIVISION_MEDIAN, np.int32)
-    build.idx[:] = np.arange(data.shape[0], dtype=np.int32)
+    build = _build._Build(data, kdforge.DEFAULT_LEAF_SIZE, record.SPLIT_MAX_SPREAD,
+                          record.DIVISION_MEDIAN)
+    tree = build.record
+    tree.idx_array[:] = np.arange(data.shape[0], dtype=tree.idx_array.dtype)
     keys = np.empty(data.shape[0], dtype=data.dtype)
-    _build_index_only(data, build.idx, keys, build.node_start, build.node_end, build.split_dim,
-                      build.split_value, build.node_bounds, build.n_internal)
+    _build_index_only(data, tree.idx_array, keys, tree.node_start, tree.node_end, tree.split_dim,
+                      tree.split_value, tree.node_bounds, build.n_internal)
     if with_tree_data:
         _gather_rows(data, build.idx, build.points)
     return build
@@ -406,53 +409,46 @@ def section_data_movement(sizes, reps) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _split_long_nodes(points, idx, node_start, node_end, split_dim, split_value, node_bounds,
-                      split_rule):
+def _split_long_nodes(tree):
     """Split (serially) every node longer than SMALL_ROWS; return the first shorter node."""
-    scratch = _build_select.new_scratch(points, idx)
+    scratch = select_kernels.new_scratch(tree.tree_data, tree.idx_array)
     node = 0
-    while node_end[node] - node_start[node] > _build_select.SMALL_ROWS:
-        _build_kernels.split_node(points, idx, node_start, node_end, split_dim, split_value,
-                                  node_bounds, node, split_rule, scratch)
+    while tree.node_end[node] - tree.node_start[node] > select_kernels.SMALL_ROWS:
+        build_kernels.split_node(tree, node, scratch)
         node += 1
     return node
 
 
 @njit(cache=True, nogil=True)
-def _build_small_subtrees(points, idx, node_start, node_end, split_dim, split_value, node_bounds,
-                          first, n_internal, split_rule):
-    scratch = _build_select.new_scratch(points, idx)
+def _build_small_subtrees(tree, first):
+    scratch = select_kernels.new_scratch(tree.tree_data, tree.idx_array)
     for node in range(first, 2 * first + 1):
-        _build_kernels.build_small_subtree(points, idx, node_start, node_end, split_dim,
-                                           split_value, node_bounds, node, n_internal, split_rule,
-                                           scratch)
+        build_kernels.build_small_subtree(tree, node, scratch)
 
 
 def section_profile(sizes, reps) -> None:
     print("\n## Where a serial build spends its time (process CPU time, best of runs)\n")
-    print(f"`long nodes`: nodes of more than {_build_select.SMALL_ROWS} rows "
+    print(f"`long nodes`: nodes of more than {select_kernels.SMALL_ROWS} rows "
           "(sample-pivot selection on rows, chunk-wise from "
-          f"{_build_select.CHUNKED_MIN_ROWS} rows); `small subtrees`: the subtrees below, "
+          f"{select_kernels.CHUNKED_MIN_ROWS} rows); `small subtrees`: the subtrees below, "
           "built on key/position pairs. Boxes = max_spread - round_robin.\n")
     print("| data | split | copy (ms) | long nodes (ms) | small subtrees (ms) | total (ms) | ns per point per level |")
     print("|---|---|---|---|---|---|---|")
     for n, d in sizes:
         data = make_data("uniform", n, d)
-        levels = _build.tree_levels(n, kdforge.DEFAULT_LEAF_SIZE) + 1
-        for split_rule, name in ((_build.SPLIT_MAX_SPREAD, "max_spread"),
-                                 (_build.SPLIT_ROUND_ROBIN, "round_robin")):
+        levels = record.tree_levels(n, kdforge.DEFAULT_LEAF_SIZE) + 1
+        for name, split_rule in record.SPLIT_RULES.items():
             best = None
             for _ in range(reps):
                 build = _build._Build(data, kdforge.DEFAULT_LEAF_SIZE, split_rule,
-                                      _build.DIVISION_MEDIAN, np.int32)
-                arrays = (build.points, build.idx, build.node_start, build.node_end,
-                          build.split_dim, build.split_value, build.node_bounds)
+                                      record.DIVISION_MEDIAN)
+                tree = build.record
                 t0 = time.process_time()
-                _build_select.copy_rows(data, build.points, build.idx, 0, n)
+                select_kernels.copy_rows(data, tree.tree_data, tree.idx_array, 0, n)
                 t1 = time.process_time()
-                first = _split_long_nodes(*arrays, split_rule)
+                first = _split_long_nodes(tree)
                 t2 = time.process_time()
-                _build_small_subtrees(*arrays, first, build.n_internal, split_rule)
+                _build_small_subtrees(tree, first)
                 t3 = time.process_time()
                 times = (t1 - t0, t2 - t1, t3 - t2)
                 best = times if best is None else tuple(map(min, best, times))

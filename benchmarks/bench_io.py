@@ -31,7 +31,8 @@ import zlib
 import numpy as np
 
 import kdforge
-from kdforge import io
+from kdforge import io, record
+from kdforge._kernels import checks
 
 TRUSTED = {"verify_checksum": False, "verify_contents": False}
 
@@ -58,20 +59,23 @@ def pickle_round_trip(obj):
 def validation_steps(tree) -> dict:
     """The checks of a load, run alone on the arrays of ``tree``."""
     n_internal = (tree.n_nodes - 1) // 2
-    arrays = [getattr(tree, attribute) for _, attribute in io.TREE_ARRAYS]
+    rec = tree.record
+    data = tree.data.copy()  # writeable, as a loaded tree's data is
+    arrays = [getattr(rec, name) for name in record.ARRAY_FIELDS] + [data]
 
     def structure():
-        node_start, node_end, split_dim = (tree._node_start.copy(), tree._node_end.copy(),
-                                           tree._split_dim.copy())
-        io.check_structure(node_start, node_end, split_dim, tree.n_points, tree.n_dims, n_internal)
+        node_start, node_end, split_dim = (rec.node_start.copy(), rec.node_end.copy(),
+                                           rec.split_dim.copy())
+        checks.check_structure(node_start, node_end, split_dim, tree.n_points, tree.n_dims,
+                               n_internal)
 
     return {
         "  structure, with copies (always)": structure,
-        "  boxes and split values (contents)": lambda: io.check_geometry(
-            tree._tree_data, tree._node_start, tree._node_end, tree._split_dim,
-            tree._split_value, tree._node_bounds, n_internal),
-        "  permutation, data = tree_data (contents)": lambda: io.scatter_points(
-            tree._tree_data, tree._idx_array, tree._data, True),
+        "  boxes and split values (contents)": lambda: checks.check_geometry(
+            rec.tree_data, rec.node_start, rec.node_end, rec.split_dim,
+            rec.split_value, rec.node_bounds, n_internal),
+        "  permutation, data = tree_data (contents)": lambda: checks.scatter_points(
+            rec.tree_data, rec.idx_array, data, True),
         "  CRC-32 of every array (checksum)": lambda: [zlib.crc32(memoryview(a).cast("B")) for a in arrays],
     }
 
@@ -114,7 +118,8 @@ COMPILE_PROBE = r"""
 import json, sys, time
 import numpy as np
 import kdforge
-from kdforge import io
+from kdforge import io, record
+from kdforge._kernels import checks
 
 def first_queries(tree):
     start = time.perf_counter()
@@ -129,8 +134,8 @@ start = time.perf_counter()
 loaded = io.load(sys.argv[1])
 out["first load (validation kernels)"] = time.perf_counter() - start
 out["first queries after an mmap load"] = first_queries(loaded)
-for _, attribute in io.TREE_ARRAYS:
-    getattr(loaded, attribute).flags.writeable = False
+for name in record.ARRAY_FIELDS:
+    getattr(loaded.record, name).flags.writeable = False
 out["first queries on read-only arrays"] = first_queries(loaded)
 print(json.dumps(out))
 """

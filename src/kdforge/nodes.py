@@ -35,7 +35,7 @@ import numpy as np
 from ._validation import check_choice
 from .record import TreeRecord
 
-__all__ = ["NodeIdError", "BOX_KINDS", "node_ids", "node_depths", "max_depth", "leaves_in_order",
+__all__ = ["NodeIdError", "BOX_KINDS", "node_ids", "node_depths", "leaves_in_order",
            "box_corners"]
 
 #: Kinds of node box: the region of space the splits assign to a node, or the tight
@@ -74,17 +74,12 @@ def node_depths(ids: np.ndarray) -> np.ndarray:
     return np.frexp(ids + 1.0)[1].astype(np.int64) - 1
 
 
-def max_depth(tree: TreeRecord) -> int:
-    """Depth of the deepest leaf (a one-node tree has depth 0)."""
-    return tree.node_start.shape[0].bit_length() - 1
-
-
 def leaves_in_order(tree: TreeRecord) -> np.ndarray:
     """Leaf ids from left to right, which is the order of their points in ``idx_array``."""
     n_nodes = tree.node_start.shape[0]
     ids = np.arange(n_nodes // 2, n_nodes, dtype=np.int64)
     # in-order rank: the leftmost descendant a node would have at the deepest level
-    key = (ids + 1) << (max_depth(tree) - node_depths(ids))
+    key = (ids + 1) << (tree.n_levels - node_depths(ids))
     return ids[np.argsort(key, kind="stable")]
 
 

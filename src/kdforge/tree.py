@@ -16,7 +16,7 @@ from . import _search
 from . import _validation as v
 from ._build import build_record
 from ._treefile import check_record, record_from_state, state_of, write_tree
-from .nodes import box_corners, leaves_in_order, max_depth, node_depths, node_ids
+from .nodes import box_corners, leaves_in_order, node_depths, node_ids
 from .record import (
     DEFAULT_LEAF_SIZE,
     DIVISIONS,
@@ -432,8 +432,8 @@ class KDTree:
 
     @property
     def depth(self) -> int:
-        """Depth of the deepest leaf (the root has depth 0; a one-node tree has depth 0)."""
-        return max_depth(self._record)
+        """Depth of the deepest leaf, the same number as :attr:`n_levels` (the root has depth 0)."""
+        return self._record.n_levels
 
     def node_depth(self, node):
         """Depth of each node, ``floor(log2(node + 1))`` (the root has depth 0).
