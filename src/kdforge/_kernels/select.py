@@ -279,7 +279,7 @@ def select_pairs(keys, order, lo, hi, k, spare_keys, spare_order, offsets):
 
 @njit(cache=True, nogil=True)
 def permute_rows(points, idx, base, order, n, rows, row_idx):
-    """Reorder rows ``base .. base + n - 1`` so local row ``i`` becomes local ``order[i]``.
+    """Reorder rows ``base .. base + n - 1``: the new local row ``i`` is the old local row ``order[i]``.
 
     ``rows`` and ``row_idx`` are scratch arrays of at least ``n`` entries.
     """
