@@ -103,11 +103,13 @@ from ._version import __version__
 from ._kernels.checks import MESSAGES, OK, check_geometry, check_structure, scatter_points
 from .record import (
     ARRAY_FIELDS,
+    DIVISION_NAMES,
     DIVISIONS,
     FLOAT_DTYPES,
     INDEX_DTYPES,
     INDEX_INT32_LIMIT,
     PARAMETER_FIELDS,
+    SPLIT_NAMES,
     SPLIT_RULES,
     TreeRecord,
     tree_shape,
@@ -131,9 +133,6 @@ PREAMBLE = struct.Struct("<8sIII")
 PARAMETER_DEFAULTS = {"division": "median"}
 #: Arrays saved beside the record's: the points in original order, optional.
 OPTIONAL_ARRAYS = ("data",)
-#: Names of the split and division codes, as the header spells them.
-SPLIT_NAMES = {code: name for name, code in SPLIT_RULES.items()}
-DIVISION_NAMES = {code: name for name, code in DIVISIONS.items()}
 
 
 class TreeFileError(ValueError):

@@ -82,7 +82,9 @@ __all__ = [
     "SPLIT_RULES",
     "SPLIT_MAX_SPREAD",
     "SPLIT_ROUND_ROBIN",
+    "SPLIT_NAMES",
     "DIVISIONS",
+    "DIVISION_NAMES",
     "DIVISION_MEDIAN",
     "DIVISION_ROOT",
     "FLOAT_DTYPES",
@@ -109,6 +111,9 @@ SPLIT_ROUND_ROBIN = SPLIT_RULES["round_robin"]
 DIVISIONS = {"median": 0, "root": 1}
 DIVISION_MEDIAN = DIVISIONS["median"]
 DIVISION_ROOT = DIVISIONS["root"]
+#: The names of the codes.
+SPLIT_NAMES = {code: name for name, code in SPLIT_RULES.items()}
+DIVISION_NAMES = {code: name for name, code in DIVISIONS.items()}
 #: Dtypes of the points and of the indices.
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))

@@ -19,8 +19,10 @@ from ._treefile import check_record, record_from_state, state_of, write_tree
 from .nodes import box_corners, leaves_in_order, node_depths, node_ids
 from .record import (
     DEFAULT_LEAF_SIZE,
+    DIVISION_NAMES,
     DIVISIONS,
     INDEX_INT32_LIMIT,
+    SPLIT_NAMES,
     SPLIT_RULES,
     TreeRecord,
     n_internal,
@@ -28,10 +30,6 @@ from .record import (
 from .results import NeighborsCSR, RadiusNeighbors, split_rows
 
 __all__ = ["KDTree", "RadiusNeighbors", "NeighborsCSR", "INDEX_INT32_LIMIT", "DEFAULT_LEAF_SIZE"]
-
-_SPLIT_NAMES = {code: name for name, code in SPLIT_RULES.items()}
-_DIVISION_NAMES = {code: name for name, code in DIVISIONS.items()}
-
 
 def _read_only(arr: np.ndarray) -> np.ndarray:
     view = arr.view()
@@ -172,12 +170,12 @@ class KDTree:
     @property
     def split(self) -> str:
         """Split rule used at construction."""
-        return _SPLIT_NAMES[self._record.split]
+        return SPLIT_NAMES[self._record.split]
 
     @property
     def division(self) -> str:
         """Division rule used at construction: ``"median"`` or ``"root"``."""
-        return _DIVISION_NAMES[self._record.division]
+        return DIVISION_NAMES[self._record.division]
 
     @property
     def n_levels(self) -> int:
