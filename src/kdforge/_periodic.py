@@ -15,7 +15,9 @@ import itertools
 
 import numpy as np
 
-__all__ = ["periods_of", "wrap", "image_shifts", "image_lower_bounds", "knn", "radius_pairs"]
+from .results import NeighborsCSR
+
+__all__ = ["periods_of", "wrap", "image_shifts", "image_lower_bounds", "knn", "radius_csr"]
 
 
 def periods_of(boxsize: np.ndarray | None, n_dims: int) -> np.ndarray | None:
@@ -111,23 +113,51 @@ def knn(core, queries: np.ndarray, k: int, p: float, eps: float, bound: float, w
     return dist, idx
 
 
-def radius_pairs(core, queries: np.ndarray, radii: np.ndarray, p: float, workers: int,
-                 periods: np.ndarray):
-    """Periodic radius search: ``(rows, indices)`` of every (query, point) within its radius,
-    each once, sorted by (row, index). ``queries`` must be wrapped; ``radii`` >= 0."""
-    all_rows = []
-    all_idx = []
+def radius_csr(core, queries: np.ndarray, radii: np.ndarray, p: float, workers: int,
+               periods: np.ndarray | None, return_distance: bool) -> NeighborsCSR:
+    """Radius search with scipy's and scikit-learn's conventions, periodic or not.
+
+    A negative radius finds nothing (the core refuses one). With ``periods`` the search is
+    periodic (``queries`` must be wrapped into the box) and each row holds every point
+    once, at its smallest distance, by increasing index; otherwise rows are in tree order.
+    """
+    m = queries.shape[0]
+    valid = radii >= 0
+    r = np.where(valid, radii, 0.0)
+    if periods is None:
+        csr = core.query_radius_csr(queries, r, p=p, return_distance=return_distance,
+                                    workers=workers)
+        if valid.all():
+            return csr
+        keep = np.repeat(valid, np.diff(csr.indptr))
+        indptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.where(valid, np.diff(csr.indptr), 0), out=indptr[1:])
+        distances = csr.distances[keep] if return_distance else None
+        return NeighborsCSR(indptr, csr.indices[keep], distances)
+    all_rows, all_idx, all_dist = [], [], []
     n = core.n_points
     for shift in [np.zeros(periods.shape[0])] + image_shifts(periods):
         if shift.any():
-            rows = np.flatnonzero(image_lower_bounds(queries, periods, shift, p) <= radii)
+            rows = np.flatnonzero(valid & (image_lower_bounds(queries, periods, shift, p) <= r))
         else:
-            rows = np.arange(queries.shape[0])
+            rows = np.flatnonzero(valid)
         if rows.size == 0:
             continue
         image = (queries[rows].astype(np.float64) + shift * periods).astype(queries.dtype)
-        csr = core.query_radius_csr(image, radii[rows], p=p, workers=workers)
+        csr = core.query_radius_csr(image, r[rows], p=p, return_distance=True, workers=workers)
         all_rows.append(np.repeat(rows, np.diff(csr.indptr)))
         all_idx.append(csr.indices)
-    keys = np.unique(np.concatenate(all_rows) * n + np.concatenate(all_idx))
-    return keys // n, keys % n
+        all_dist.append(csr.distances)
+    if not all_rows:
+        return NeighborsCSR(np.zeros(m + 1, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                            np.zeros(0, dtype=core.dtype) if return_distance else None)
+    keys = np.concatenate(all_rows) * n + np.concatenate(all_idx)
+    dist = np.concatenate(all_dist)
+    order = np.lexsort((dist, keys))
+    keys, dist = keys[order], dist[order]
+    first = np.ones(keys.shape[0], dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    keys, dist = keys[first], dist[first]
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys // n, minlength=m), out=indptr[1:])
+    return NeighborsCSR(indptr, keys % n, dist if return_distance else None)

@@ -310,30 +310,6 @@ class cKDTree:
         return dist, idx
 
     # ------------------------------------------------------------------ radius
-    def _ball_csr(self, flat, radii, p, workers):
-        """CSR ``(indptr, indices)`` of the points within ``radii`` (negative: none)."""
-        m = flat.shape[0]
-        if self._core is None or m == 0:
-            return np.zeros(m + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        valid = radii >= 0
-        r = np.where(valid, radii, 0.0)
-        if self._periods is not None:
-            rows, indices = _periodic.radius_pairs(self._core, flat, r, p, workers,
-                                                   self._periods)
-            keep = valid[rows]
-            rows, indices = rows[keep], indices[keep]
-            indptr = np.zeros(m + 1, dtype=np.int64)
-            np.cumsum(np.bincount(rows, minlength=m), out=indptr[1:])
-            return indptr, indices
-        csr = self._core.query_radius_csr(flat, r, p=p, workers=workers)
-        if valid.all():
-            return csr.indptr, csr.indices
-        counts = np.where(valid, np.diff(csr.indptr), 0)
-        keep = np.repeat(valid, np.diff(csr.indptr))
-        indptr = np.zeros(m + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        return indptr, csr.indices[keep]
-
     def query_ball_point(self, x, r, p=2.0, eps=0.0, workers=None, return_sorted=None,
                          return_length=False):
         """Find all points within distance ``r`` of each point of ``x``.
@@ -366,7 +342,12 @@ class cKDTree:
             raise ValueError("r must not be NaN")
         radii = np.ascontiguousarray(np.broadcast_to(radii, lead)).reshape(-1)
         flat = queries.reshape(-1, self.m)
-        indptr, indices = self._ball_csr(flat, radii, p, workers)
+        if self._core is None or flat.shape[0] == 0:
+            indptr = np.zeros(flat.shape[0] + 1, dtype=np.int64)
+            indices = np.zeros(0, dtype=np.int64)
+        else:
+            csr = _periodic.radius_csr(self._core, flat, radii, p, workers, self._periods, False)
+            indptr, indices = csr.indptr, csr.indices
         if return_length:
             counts = np.diff(indptr).astype(np.intp).reshape(lead)
             return counts[()] if counts.ndim == 0 else counts
