@@ -97,7 +97,7 @@ def test_round_trip_sizes_and_divisions(tmp_path, n, leaf_size, division):
     assert_same_answers(tree, loaded)
 
 
-def test_mmap_arrays_are_aligned_copy_on_write_views_of_the_file(tmp_path):
+def test_mmap_arrays_are_aligned_read_only_views_of_the_file(tmp_path):
     tree = make_tree()
     path = tmp_path / "t.kdt"
     tree.save(path)
@@ -105,17 +105,19 @@ def test_mmap_arrays_are_aligned_copy_on_write_views_of_the_file(tmp_path):
     loaded = io.load(path)
     copied = ("node_start", "node_end", "split_dim")  # checked copies, not views
     arrays = {name: getattr(loaded.record, name) for name in kdforge.record.ARRAY_FIELDS}
-    arrays["data"] = loaded._data
+    arrays["data"] = loaded.data
     for name, value in arrays.items():
-        assert value.flags.c_contiguous and value.flags.aligned and value.flags.writeable
+        assert value.flags.c_contiguous and value.flags.aligned and not value.flags.writeable
+        with pytest.raises(ValueError):
+            value.flags.writeable = True  # views of read-only arrays stay read-only
         if name not in copied:
             assert value.ctypes.data % treefile.ALIGNMENT == 0
             base = value
             while not isinstance(base, mmap.mmap):
                 base = base.obj if isinstance(base, memoryview) else base.base
-    loaded.record.tree_data[0, 0] = 123.0  # a private copy of the page: the file does not change
+    with pytest.raises(ValueError):
+        loaded.record.tree_data[0, 0] = 123.0
     assert path.read_bytes() == before
-    assert not loaded.tree_data.flags.writeable  # the public views stay read-only
 
 
 def test_mmap_load_touches_no_copy_of_the_points(tmp_path):
@@ -307,11 +309,9 @@ def craft(tmp_path, mutate, **options):
     state = tree.__getstate__()
     arrays = {name: arr.copy() for name, arr in state["arrays"].items()}
     mutate(arrays, tree)
-    fields = {name: arrays[name] for name in kdforge.record.ARRAY_FIELDS}
-    record = tree.record._replace(**fields)
-    crafted = kdforge.KDTree._from_trusted_record(record, arrays["data"])  # unchecked on purpose
+    record = tree.record._replace(**{name: arrays[name] for name in kdforge.record.ARRAY_FIELDS})
     path = tmp_path / "crafted.kdt"
-    io.save(crafted, path)
+    treefile.write_tree(record, arrays["data"], path)  # the writer checks nothing
     return path
 
 
@@ -446,9 +446,10 @@ def test_structure_is_checked_even_without_content_checks(tmp_path, name, mutate
 
 
 def test_index_errors_are_caught_when_data_is_rebuilt(tmp_path):
-    crafted = pickle.loads(pickle.dumps(make_tree()))
-    crafted.record.idx_array[0] = 10**6
-    io.save(crafted, tmp_path / "t.kdt", include_data=False)
+    record = make_tree().record
+    idx = record.idx_array.copy()
+    idx[0] = 10**6
+    treefile.write_tree(record._replace(idx_array=idx), None, tmp_path / "t.kdt")
     with pytest.raises(TreeFileError, match="outside"):
         io.load(tmp_path / "t.kdt", verify_checksum=False, verify_contents=False)
 

@@ -13,11 +13,16 @@ Parallel schedule (``workers > 1``):
    (see :mod:`kdforge._kernels.select`). The root's first round copies the input into
    ``tree_data`` chunk by chunk as it partitions; a root too small to be split this way
    is copied first, by all threads.
-2. *Task* phase: the open nodes become tasks on the shared thread pool. A task goes depth
-   first: while its node has more than ``n / (TASKS_PER_WORKER * workers)`` rows it splits
-   it, queues the right child as a new task and goes on with the left child, whose rows are
-   still in its cache; then it builds the rest of the subtree whole. Threads take queued
-   tasks as they free up, oldest (biggest) first, so uneven subtrees balance out.
+2. *Task* phase: the open nodes become tasks, taken by ``workers`` lanes of the shared
+   thread pool (:mod:`kdforge._parallel`). A task goes depth first: while its node has
+   more than ``n / (TASKS_PER_WORKER * workers)`` rows it splits it, queues the right
+   child as a new task and goes on with the left child, whose rows are still in its
+   cache; then it builds the rest of the subtree whole. Lanes take queued tasks as they
+   free up, oldest (biggest) first, so uneven subtrees balance out.
+
+On one thread the build runs the same tasks (:data:`SERIAL_TASKS` of them) on the calling
+thread. Between tasks a build can stop: a Ctrl-C (``KeyboardInterrupt``) or an error in
+one task ends it after the tasks already running, within a fraction of a second.
 
 Every kernel is ``nogil`` and serial; none uses Numba's ``parallel=True`` threading layers,
 so any number of Python threads may build trees at once. The chunked partition does the
@@ -27,7 +32,9 @@ same work whichever thread runs which chunk, so the tree is identical for every 
 
 from __future__ import annotations
 
-from queue import SimpleQueue
+import threading
+from collections import deque
+from functools import partial
 
 import numpy as np
 
@@ -53,8 +60,15 @@ from ._kernels.select import (
     select_rows,
     swap_misplaced,
 )
-from ._parallel import get_pool, on_pool_thread
-from .record import SPLIT_MAX_SPREAD, SPLIT_ROUND_ROBIN, TreeRecord, index_dtype_for, tree_shape
+from ._parallel import on_pool_thread, run_calls, run_lanes
+from .record import (
+    SPLIT_MAX_SPREAD,
+    SPLIT_ROUND_ROBIN,
+    TreeRecord,
+    frozen,
+    index_dtype_for,
+    tree_shape,
+)
 
 __all__ = ["build_record", "PARALLEL_MIN_POINTS"]
 
@@ -65,8 +79,8 @@ PARALLEL_MIN_POINTS = 1 << 16
 TASKS_PER_WORKER = 8
 #: Smallest subtree task, in rows: below, the hand-off to a thread costs too much.
 MIN_TASK_ROWS = 4 * SMALL_ROWS
-#: With ``progress`` and one thread, the build still runs as tasks, this many.
-PROGRESS_TASKS = 64
+#: On one thread the build runs as this many tasks, so that it can stop between them.
+SERIAL_TASKS = 64
 
 
 def _progress_bar(total: int):
@@ -113,14 +127,17 @@ class _Build:
         return int(self.node_end[node] - self.node_start[node])
 
     def finish(self) -> TreeRecord:
+        """The finished record, its arrays read-only."""
         if self.record.split == SPLIT_ROUND_ROBIN:
             merge_child_bounds(self.record.node_bounds, self.n_internal)
-        return self.record
+        return frozen(self.record, copy="never")
 
     # ------------------------------------------------------------------ serial
     def build_serial(self) -> None:
-        copy_rows(self.data, self.points, self.idx, 0, self.data.shape[0])
-        self._build_subtree(0)
+        """Build on the calling thread, in tasks so that a Ctrl-C stops it between them."""
+        n_points = self.data.shape[0]
+        copy_rows(self.data, self.points, self.idx, 0, n_points)
+        self._run_tasks(1, [0], max(MIN_TASK_ROWS, n_points // SERIAL_TASKS), None)
 
     def _build_subtree(self, node: int) -> None:
         build_subtree(self.record, node)
@@ -130,43 +147,36 @@ class _Build:
 
     # ------------------------------------------------------------------ parallel
     def build_parallel(self, workers: int, bar) -> None:
-        pool = get_pool(workers) if workers > 1 else None
         n_points = self.data.shape[0]
         open_nodes = [0]
-        if pool is not None and self._is_wide(0):
+        if workers > 1 and self._is_wide(0):
             # the root's first partition copies the input in (see partition_chunks)
-            self._split_wide(pool, workers, 0, copy_first=True)
+            self._split_wide(workers, 0, copy_first=True)
             open_nodes = [1, 2]
         else:
-            self._map(pool, copy_rows, [(self.data, self.points, self.idx, start, stop)
-                                        for start, stop in _even_parts(n_points, workers)])
-        while pool is not None and len(open_nodes) < workers:
+            self._map(workers, copy_rows, [(self.data, self.points, self.idx, start, stop)
+                                           for start, stop in _even_parts(n_points, workers)])
+        while workers > 1 and len(open_nodes) < workers:
             wide = [node for node in open_nodes if self._is_wide(node)]
             if not wide:
                 break
             for node in wide:
-                self._split_wide(pool, workers, node)
+                self._split_wide(workers, node)
             open_nodes = [child for node in open_nodes
                           for child in ((2 * node + 1, 2 * node + 2) if node in wide else (node,))]
-        tasks = TASKS_PER_WORKER * workers if pool is not None else PROGRESS_TASKS
-        self._run_tasks(pool, open_nodes, max(MIN_TASK_ROWS, n_points // tasks), bar)
+        tasks = TASKS_PER_WORKER * workers if workers > 1 else SERIAL_TASKS
+        self._run_tasks(workers, open_nodes, max(MIN_TASK_ROWS, n_points // tasks), bar)
 
     def _is_wide(self, node: int) -> bool:
         """Whether ``node`` is split with all threads inside it."""
         return node < self.n_internal and self.rows(node) >= CHUNKED_MIN_ROWS
 
     @staticmethod
-    def _map(pool, kernel, arg_list) -> None:
-        """Run ``kernel(*args)`` for every args tuple, on the pool when there is one."""
-        if pool is None or len(arg_list) == 1:
-            for args in arg_list:
-                kernel(*args)
-            return
-        futures = [pool.submit(kernel, *args) for args in arg_list]
-        for future in futures:
-            future.result()
+    def _map(workers: int, kernel, arg_list) -> None:
+        """Run ``kernel(*args)`` for every args tuple, on ``workers`` threads."""
+        run_calls([partial(kernel, *args) for args in arg_list], workers)
 
-    def _split_wide(self, pool, workers: int, node: int, copy_first: bool = False) -> None:
+    def _split_wide(self, workers: int, node: int, copy_first: bool = False) -> None:
         """Split ``node`` with every thread working inside it; same result as a serial split.
 
         With ``copy_first`` (the root, before any row moved) the rows are read from the
@@ -180,7 +190,7 @@ class _Build:
         if self.record.split == SPLIT_MAX_SPREAD:
             parts = _even_parts(end - start, workers)
             partial = np.empty((2, len(parts), n_dims), dtype=self.points.dtype)
-            self._map(pool, rows_bounds, [(rows, start + a, start + b, partial, i)
+            self._map(workers, rows_bounds, [(rows, start + a, start + b, partial, i)
                                           for i, (a, b) in enumerate(parts)])
             node_bounds[0, node] = partial[0].min(axis=0)
             node_bounds[1, node] = partial[1].max(axis=0)
@@ -194,7 +204,7 @@ class _Build:
         while hi - lo >= CHUNKED_MIN_ROWS:
             threshold, equal_only = choose_threshold(rows, lo, hi, k, dim, floor, has_floor,
                                                      round_no, scratch)
-            boundary = self._partition_wide(pool, workers, lo, hi, dim, threshold, copy_first)
+            boundary = self._partition_wide(workers, lo, hi, dim, threshold, copy_first)
             rows = self.points
             copy_first = False
             round_no += 1
@@ -204,73 +214,64 @@ class _Build:
         self.record.split_dim[node] = dim
         self.record.split_value[node] = self.points[k, dim]
 
-    def _partition_wide(self, pool, workers: int, lo: int, hi: int, dim: int,
+    def _partition_wide(self, workers: int, lo: int, hi: int, dim: int,
                         threshold: float, copy_first: bool) -> int:
         """:func:`~kdforge._kernels.select.partition_chunked` with chunks and swaps on threads."""
         n_chunks = -(-(hi - lo) // CHUNK_ROWS)
         counts = np.empty(n_chunks, dtype=np.int64)
-        self._map(pool, partition_chunks,
+        self._map(workers, partition_chunks,
                   [(self.points, self.idx, lo, hi, dim, threshold, first, last, counts,
                     self.data, copy_first)
                    for first, last in _even_parts(n_chunks, workers)])
         boundary, left_start, left_cum, right_start, right_cum = misplaced_runs(lo, hi, counts)
-        self._map(pool, swap_misplaced,
+        self._map(workers, swap_misplaced,
                   [(self.points, self.idx, left_start, left_cum, right_start, right_cum, a, b)
                    for a, b in _even_parts(int(left_cum[-1]), workers)])
         return int(boundary)
 
-    def _run_tasks(self, pool, nodes: list[int], task_rows: int, bar) -> None:
-        """Build the subtrees of ``nodes`` as tasks, depth first within each task.
+    def _run_tasks(self, workers: int, nodes: list[int], task_rows: int, bar) -> None:
+        """Build the subtrees of ``nodes`` as tasks on ``workers`` lanes, depth first within each.
 
         A task splits its node while it has more than ``task_rows`` rows, queueing the right
         child as a new task and going on with the left one (whose rows it just touched, so
-        they are in its cache), then builds the remaining subtree whole. Idle threads take
+        they are in its cache), then builds the remaining subtree whole. A free lane takes
         the oldest queued task: the biggest pending subtree. ``nodes`` must not overlap.
+        The lanes stop between tasks when one fails or the caller is interrupted.
         """
-        stack = []  # pending nodes when running on the calling thread
-        queued = SimpleQueue()  # futures of queued tasks when running on the pool
-
-        def submit(node):
-            if pool is None:
-                stack.append(node)
-            else:
-                queued.put(pool.submit(process, node))
+        pending = deque(nodes)
+        state = {"running": 0}
+        changed = threading.Condition()
 
         def process(node):
             while node < self.n_internal and self.rows(node) > task_rows:
                 self._split_one(node)
-                submit(2 * node + 2)
+                with changed:
+                    pending.append(2 * node + 2)
+                    changed.notify()
                 node = 2 * node + 1
             self._build_subtree(node)
             return self.rows(node)
 
-        try:
-            for node in reversed(nodes):
-                submit(node)
-            if pool is None:
-                while stack:
-                    done_rows = process(stack.pop())
-                    if bar is not None:
-                        bar.update(done_rows)
-                return
-            # A task queues its children before it completes, so once every future taken from
-            # the queue has completed and the queue is empty, every task has run.
-            error = None
-            while not queued.empty():
-                future = queued.get()
+        def lane(cancel):
+            while True:
+                with changed:
+                    while not pending and state["running"] and not cancel.is_set():
+                        changed.wait(0.05)
+                    if cancel.is_set() or not pending:
+                        changed.notify_all()
+                        return
+                    node = pending.popleft()
+                    state["running"] += 1
                 try:
-                    done_rows = future.result()
-                except BaseException as exc:  # let the other tasks finish with the arrays first
-                    error = error or exc
-                    continue
+                    done_rows = process(node)
+                finally:
+                    with changed:
+                        state["running"] -= 1
+                        changed.notify_all()
                 if bar is not None:
                     bar.update(done_rows)
-            if error is not None:
-                raise error
-        finally:
-            # submit and process refer to each other and to self: break that cycle so the
-            # build's copies of the points are freed now, not at the next garbage collection
-            submit = process = None
+
+        run_lanes(lane, workers)
 
 
 def build_record(data: np.ndarray, leaf_size: int, split_rule: int, division: int,

@@ -43,10 +43,11 @@ out, making the file about ``n * d * itemsize`` bytes smaller; :func:`load` then
 it in memory from ``tree_data`` and ``idx_array``, an O(n) scatter that also checks that
 ``idx_array`` is a permutation, so such files do not load in constant time.
 
-Memory maps are copy-on-write: the arrays are writeable (a write would stay private to the
-process; the tree never writes) and so have the Numba type of a built tree's arrays, and
-the query kernels compiled for built trees serve loaded trees too. Read-only arrays would
-make Numba compile a second specialization of every kernel (seconds, once per machine).
+Memory maps are read-only, and a tree read into memory makes its buffer read-only too, so
+nothing can write to a loaded tree's arrays, as to a built tree's
+(:func:`kdforge.record.frozen`):
+every tree has the same Numba type, so the query kernels compiled for built trees serve
+loaded and unpickled trees too.
 
 Versions
 --------
@@ -100,7 +101,14 @@ import zlib
 import numpy as np
 
 from ._version import __version__
-from ._kernels.checks import MESSAGES, OK, check_geometry, check_structure, scatter_points
+from ._kernels.checks import (
+    MESSAGES,
+    OK,
+    check_geometry,
+    check_structure,
+    compare_points,
+    scatter_points,
+)
 from .record import (
     ARRAY_FIELDS,
     DIVISION_NAMES,
@@ -112,11 +120,12 @@ from .record import (
     SPLIT_NAMES,
     SPLIT_RULES,
     TreeRecord,
+    frozen,
     tree_shape,
 )
 
 __all__ = ["FORMAT_VERSION", "TreeFileError", "write_tree", "read_tree", "state_of",
-           "record_from_state", "check_record"]
+           "record_from_state", "check_record", "points_in_original_order"]
 
 #: First bytes of every tree file.
 MAGIC = b"\x89KDFORGE"
@@ -233,19 +242,24 @@ def _saved_arrays(record: TreeRecord, data: np.ndarray | None) -> dict:
     return arrays
 
 
-def _validate(layout: _Layout, arrays: dict, verify_contents: bool,
-              copy_nodes: bool) -> tuple[TreeRecord, np.ndarray]:
+def _validate(layout: _Layout, arrays: dict, verify_contents: bool, copy_nodes: bool,
+              copy: str) -> tuple[TreeRecord, np.ndarray]:
     """Run the structural (and optionally content) checks; return the record and ``data``.
 
-    ``copy_nodes`` copies the arrays the structural check protects before checking them, so
-    that the checked values are the ones used even when the originals map a file. A missing
-    ``data`` is rebuilt from ``tree_data`` and ``idx_array`` (which checks the permutation).
+    ``copy`` says which arrays the tree must copy to own them (see
+    :func:`kdforge.record.frozen`); the record and ``data`` come back read-only. With
+    ``copy="never"``, ``copy_nodes`` copies the arrays the structural check protects before
+    checking them, so that the checked values are the ones used even when the originals map
+    a file. A missing ``data`` is rebuilt from ``tree_data`` and ``idx_array`` (which checks
+    the permutation).
     """
     source = layout.source
     checked = dict(arrays)
-    if copy_nodes:
-        for name in ("node_start", "node_end", "split_dim"):
-            checked[name] = arrays[name].copy()
+    for name, arr in arrays.items():
+        if copy == "always" or (copy == "foreign" and not arr.flags.owndata):
+            checked[name] = np.array(arr, copy=True)
+        elif copy_nodes and name in ("node_start", "node_end", "split_dim"):
+            checked[name] = arr.copy()
     _raise_on(check_structure(checked["node_start"], checked["node_end"], checked["split_dim"],
                               layout.n_points, layout.n_dims, layout.n_internal), source)
     if verify_contents:
@@ -254,13 +268,14 @@ def _validate(layout: _Layout, arrays: dict, verify_contents: bool,
                                  layout.n_internal), source)
     if "data" not in checked:
         data = np.empty((layout.n_points, layout.n_dims), dtype=layout.dtype)
-        _raise_on(scatter_points(checked["tree_data"], checked["idx_array"], data, False), source)
+        _raise_on(scatter_points(checked["tree_data"], checked["idx_array"], data), source)
         checked["data"] = data
     elif verify_contents:
-        _raise_on(scatter_points(checked["tree_data"], checked["idx_array"], checked["data"], True),
-                  source)
+        _raise_on(compare_points(checked["tree_data"], checked["idx_array"], checked["data"]), source)
     record = TreeRecord(**{name: checked[name] for name in ARRAY_FIELDS}, **layout.parameters)
-    return record, checked["data"]
+    data = checked["data"]
+    data.flags.writeable = False
+    return frozen(record, copy="never"), data
 
 
 def _check_arrays(layout: _Layout, arrays: dict, source: str) -> dict:
@@ -312,7 +327,7 @@ def check_record(record: TreeRecord, data: np.ndarray | None = None, *,
                      record.idx_array.dtype.name, _parameters_by_name_checked(record, source),
                      source)
     return _validate(layout, _check_arrays(layout, _saved_arrays(record, data), source),
-                     verify_contents, copy_nodes=False)
+                     verify_contents, copy_nodes=False, copy="always")
 
 
 def _parameters_by_name_checked(record: TreeRecord, source: str) -> dict:
@@ -481,7 +496,7 @@ def read_tree(path, mmap: bool = True, verify_checksum: bool = True,
         layout, entries = _read_header(file, size, source)
         if mmap:
             try:
-                buffer = _mmap.mmap(file.fileno(), size, access=_mmap.ACCESS_COPY)
+                buffer = _mmap.mmap(file.fileno(), size, access=_mmap.ACCESS_READ)
             except ValueError as exc:  # the file shrank since it was measured
                 raise TreeFileError(f"{source}: {exc}") from None
         else:
@@ -491,6 +506,7 @@ def read_tree(path, mmap: bool = True, verify_checksum: bool = True,
             file.seek(0)
             if file.readinto(buffer) != size:
                 raise TreeFileError(f"{source}: the file changed while it was read")
+            storage.flags.writeable = False  # so that no view of it can be made writeable
     view = memoryview(buffer)
     arrays = {}
     for offset, name, dtype, shape, nbytes, crc in entries:
@@ -499,7 +515,18 @@ def read_tree(path, mmap: bool = True, verify_checksum: bool = True,
         arr = np.frombuffer(buffer, dtype=dtype, count=nbytes // dtype.itemsize, offset=offset)
         arrays[name] = arr.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
     view.release()
-    return _validate(layout, arrays, verify_contents, copy_nodes=mmap)
+    return _validate(layout, arrays, verify_contents, copy_nodes=mmap, copy="never")
+
+
+def points_in_original_order(record: TreeRecord) -> np.ndarray:
+    """The points in their original order, rebuilt from the record (O(n d)).
+
+    What files and pickles store as ``data``: made from the tree's own arrays, never from
+    the caller's array (which the caller may have changed since the build).
+    """
+    data = np.empty_like(record.tree_data)
+    _raise_on(scatter_points(record.tree_data, record.idx_array, data), "KDTree")
+    return data
 
 
 # ---------------------------------------------------------------------- pickled state
@@ -510,7 +537,12 @@ def state_of(record: TreeRecord, data: np.ndarray) -> dict:
 
 
 def record_from_state(state, source: str = "pickled KDTree") -> tuple[TreeRecord, np.ndarray]:
-    """Validate a pickled state (structure only, as documented); return the record and data.
+    """Validate a pickled state exactly like a file; return the record and data.
+
+    A pickle is untrusted input as a file is: the structure and the contents are checked
+    (O(n d)), and arrays that do not own their memory (protocol-5 out-of-band buffers,
+    which their sender may still write to) are copied, so that nothing outside the tree can
+    change it afterwards.
 
     Raises
     ------
@@ -532,5 +564,5 @@ def record_from_state(state, source: str = "pickled KDTree") -> tuple[TreeRecord
                      idx_array.dtype.name, state.get("tree"), source)
     if "data" not in arrays:
         raise TreeFileError(f"{source}: array 'data' is missing")
-    return _validate(layout, _check_arrays(layout, arrays, source), verify_contents=False,
-                     copy_nodes=False)
+    return _validate(layout, _check_arrays(layout, arrays, source), verify_contents=True,
+                     copy_nodes=False, copy="foreign")

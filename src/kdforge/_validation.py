@@ -9,9 +9,11 @@ of thing) / ``ValueError`` (right kind, bad value) with a message that names the
 from __future__ import annotations
 
 import numbers
-import os
 
 import numpy as np
+
+from ._parallel import MAX_THREADS
+from .record import FLOAT_DTYPES
 
 __all__ = [
     "as_real_array",
@@ -33,8 +35,6 @@ __all__ = [
     "as_box_corner",
     "columns_as_data",
 ]
-
-from .record import FLOAT_DTYPES
 
 
 def as_real_array(values, name: str, dtype=None) -> np.ndarray:
@@ -263,10 +263,11 @@ def check_radius(r, n_queries: int) -> np.ndarray:
 
 
 def check_workers(workers) -> int:
-    """Return the number of threads to use: ``workers`` >= 1, or all cores for -1.
+    """Return the number of threads to use: ``workers`` clamped to the usable cores.
 
-    Other negative values count back from the number of cores as in scikit-learn
-    (-2 = all but one), never below 1.
+    -1 means all cores; other negative values count back from the number of cores as in
+    scikit-learn (-2 = all but one), never below 1. Values above the number of cores are
+    clamped to it: the kernels are CPU-bound, so more threads than cores never help.
     """
     if not is_integer(workers):
         raise TypeError(f"workers must be an integer (-1 = all cores), got {type(workers).__name__} {workers!r}")
@@ -274,8 +275,8 @@ def check_workers(workers) -> int:
     if workers == 0:
         raise ValueError("workers must be >= 1, or negative to count from the number of cores (-1 = all); got 0")
     if workers < 0:
-        return max(1, (os.cpu_count() or 1) + 1 + workers)
-    return workers
+        return max(1, MAX_THREADS + 1 + workers)
+    return min(workers, MAX_THREADS)
 
 
 def check_max_leaves(max_leaves) -> int:

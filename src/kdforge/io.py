@@ -45,7 +45,7 @@ def load(path, mmap: bool = True, verify_checksum: bool = True, verify_contents:
     path : str or os.PathLike
         The tree file.
     mmap : bool, default True
-        Memory-map the arrays (copy-on-write: the tree can never write to the file) instead
+        Memory-map the arrays (read-only: nothing can write to the file through the tree) instead
         of reading them into memory. Loading then reads only what validation needs, and the
         operating system pages the rest in as queries touch it; processes that load the
         same file share those pages.

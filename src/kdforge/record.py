@@ -96,6 +96,8 @@ __all__ = [
     "tree_shape",
     "n_internal",
     "n_nodes",
+    "frozen",
+    "read_only_views",
 ]
 
 #: Largest number of points indexed with int32; larger trees use int64 indices.
@@ -181,3 +183,34 @@ def n_nodes(record: TreeRecord) -> int:
 def n_internal(record: TreeRecord) -> int:
     """Number of internal nodes: nodes ``0 .. n_internal - 1`` split, the others are leaves."""
     return record.node_start.shape[0] // 2
+
+
+def frozen(record: TreeRecord, copy: str) -> TreeRecord:
+    """The record with every array read-only, and owned by the tree.
+
+    Parameters
+    ----------
+    record : TreeRecord
+    copy : {"never", "foreign", "always"}
+        ``"never"`` keeps the arrays (a build's own, or the read-only map of a
+        loaded file) and only clears their writeable flag; ``"foreign"`` also copies every
+        array that does not own its memory (out-of-band pickle buffers, views of someone
+        else's array); ``"always"`` copies every array (a caller's record).
+
+    Trees keep frozen records, so that every query kernel compiles for one array type, and
+    :func:`read_only_views` hands out views nobody can make writeable.
+    """
+    arrays = {}
+    for name in ARRAY_FIELDS:
+        arr = getattr(record, name)
+        if copy == "always" or (copy == "foreign" and not arr.flags.owndata):
+            arr = np.array(arr, copy=True)
+        arr.flags.writeable = False
+        arrays[name] = arr
+    return record._replace(**arrays)
+
+
+def read_only_views(record: TreeRecord) -> TreeRecord:
+    """The record with each array replaced by a view: views of read-only arrays cannot be
+    made writeable, so a caller cannot change the tree through them."""
+    return record._replace(**{name: getattr(record, name).view() for name in ARRAY_FIELDS})

@@ -15,7 +15,13 @@ import numpy as np
 from . import _search
 from . import _validation as v
 from ._build import build_record
-from ._treefile import check_record, record_from_state, state_of, write_tree
+from ._treefile import (
+    check_record,
+    points_in_original_order,
+    record_from_state,
+    state_of,
+    write_tree,
+)
 from .nodes import box_corners, leaves_in_order, node_depths, node_ids
 from .record import (
     DEFAULT_LEAF_SIZE,
@@ -26,6 +32,7 @@ from .record import (
     SPLIT_RULES,
     TreeRecord,
     n_internal,
+    read_only_views,
 )
 from .results import NeighborsCSR, RadiusNeighbors, split_rows
 
@@ -196,14 +203,21 @@ class KDTree:
     def record(self) -> TreeRecord:
         """The tree's :class:`~kdforge.record.TreeRecord`: every array and parameter.
 
-        The arrays are the tree's own (not copies): do not modify them.
+        Read-only views of the tree's own arrays (no copies); nothing can make them
+        writeable, so nothing can change the tree.
         """
-        return self._record
+        return read_only_views(self._record)
 
     # ------------------------------------------------------------------ arrays
     @property
     def data(self) -> np.ndarray:
-        """The indexed points, as given (read-only view)."""
+        """The indexed points in their original order (read-only view).
+
+        For a built tree, the array it was given (not a copy). The tree copied what it
+        needs when it was built (``tree_data``): a caller who changes that array later
+        changes this view, never the tree's answers, files or pickles, which are made from
+        the tree's own arrays.
+        """
         return _read_only(self._data)
 
     @property
@@ -233,7 +247,8 @@ class KDTree:
         out["is_leaf"] = np.arange(self.n_nodes) >= self.n_internal
         out["split_dim"] = tree.split_dim
         out["split_value"] = tree.split_value
-        return _read_only(out)
+        out.flags.writeable = False
+        return out.view()
 
     @property
     def node_bounds(self) -> np.ndarray:
@@ -804,7 +819,8 @@ class KDTree:
             ``n * d * itemsize`` bytes smaller but :func:`kdforge.load` must rebuild them
             (O(n)).
         """
-        write_tree(self._record, self._data if include_data else None, path)
+        write_tree(self._record, points_in_original_order(self._record) if include_data else None,
+                   path)
 
     def __getstate__(self) -> dict:
         """Pickled state: the record's parameters and arrays and the points (no rebuild).
@@ -812,7 +828,7 @@ class KDTree:
         NumPy arrays support pickle protocol 5, so ``pickle.dumps(tree, protocol=5,
         buffer_callback=...)`` passes the arrays out of band without copying them.
         """
-        return state_of(self._record, self._data)
+        return state_of(self._record, points_in_original_order(self._record))
 
     def __setstate__(self, state: dict) -> None:
         """Restore a pickled tree after the structural checks of :func:`kdforge.load`."""

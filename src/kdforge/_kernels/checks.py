@@ -99,28 +99,47 @@ def check_geometry(tree_data, node_start, node_end, split_dim, split_value, node
     return OK, 0
 
 
-@njit(cache=True, nogil=True)
-def scatter_points(tree_data, idx_array, data, compare):
-    """Check that ``idx_array`` is a permutation and relate ``data`` to ``tree_data``.
+@njit(cache=True, nogil=True, inline="always")
+def _first_seen(seen, index, n_points):
+    """Mark ``index`` in the bitset ``seen``; return a problem code or :data:`OK`."""
+    if index < 0 or index >= n_points:
+        return INDEX_RANGE
+    word = index >> 6
+    bit = np.uint64(1) << np.uint64(index & 63)
+    if seen[word] & bit:
+        return INDEX_DUPLICATE
+    seen[word] |= bit
+    return OK
 
-    With ``compare`` check ``data[idx_array[j]] == tree_data[j]`` for every row ``j``;
-    otherwise write it, which rebuilds ``data``. Returns ``(code, row)``.
-    """
+
+@njit(cache=True, nogil=True)
+def scatter_points(tree_data, idx_array, out):
+    """Check that ``idx_array`` is a permutation and write ``out[idx_array[j]] = tree_data[j]``
+    (which rebuilds the points in their original order). Returns ``(code, row)``."""
     n_points, n_dims = tree_data.shape
     seen = np.zeros((n_points + 63) // 64, dtype=np.uint64)  # a bitset stays in cache longer
     for row in range(n_points):
         index = idx_array[row]
-        if index < 0 or index >= n_points:
-            return INDEX_RANGE, row
-        word = index >> 6
-        bit = np.uint64(1) << np.uint64(index & 63)
-        if seen[word] & bit:
-            return INDEX_DUPLICATE, row
-        seen[word] |= bit
+        code = _first_seen(seen, index, n_points)
+        if code != OK:
+            return code, row
         for c in range(n_dims):
-            if compare:
-                if data[index, c] != tree_data[row, c]:
-                    return DATA_MISMATCH, row
-            else:
-                data[index, c] = tree_data[row, c]
+            out[index, c] = tree_data[row, c]
+    return OK, 0
+
+
+@njit(cache=True, nogil=True)
+def compare_points(tree_data, idx_array, data):
+    """Check that ``idx_array`` is a permutation and ``data[idx_array[j]] == tree_data[j]``
+    for every row ``j``. Returns ``(code, row)``."""
+    n_points, n_dims = tree_data.shape
+    seen = np.zeros((n_points + 63) // 64, dtype=np.uint64)
+    for row in range(n_points):
+        index = idx_array[row]
+        code = _first_seen(seen, index, n_points)
+        if code != OK:
+            return code, row
+        for c in range(n_dims):
+            if data[index, c] != tree_data[row, c]:
+                return DATA_MISMATCH, row
     return OK, 0
