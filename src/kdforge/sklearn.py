@@ -80,11 +80,14 @@ def _log_kernel_norm(h: float, d: int, kernel: str) -> float:
     elif kernel == "linear":
         factor = log_vn - math.log(d + 1.0)
     else:
-        total, term = 0.0, 2.0 / math.pi
-        for k in range(1, d + 1, 2):
-            total += term
-            term *= -(d - k) * (d - k - 1) * (2.0 / math.pi) ** 2
-        factor = math.log(total) + log_sn(d - 1)
+        # integral of r**(d-1) cos(pi r / 2) over [0, 1] is (2/pi)**d * I(d-1), with
+        # I(n) = (pi/2)**n - n (n-1) I(n-2), I(0) = 1, I(1) = pi/2 - 1 (scikit-learn drops
+        # the -1 and so misses the norm in even dimensions: 2-D wrong, 4-D NaN)
+        below, current = 1.0, math.pi / 2 - 1.0
+        for n in range(2, d):
+            below, current = current, (math.pi / 2) ** n - n * (n - 1) * below
+        integral = below if d == 1 else current
+        factor = d * math.log(2.0 / math.pi) + math.log(integral) + log_sn(d - 1)
     return -factor - d * math.log(h)
 
 
