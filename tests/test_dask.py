@@ -11,11 +11,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("distributed")
 pytest.importorskip("dask.array")
@@ -27,6 +30,7 @@ import kdforge  # noqa: E402
 import reference  # noqa: E402
 from kdforge._kernels.distance import box_min_reduced, metric_code, reduced_distance  # noqa: E402
 from kdforge.dask import DistributedKDTree, build_top_tree  # noqa: E402
+from kdforge.dask import _shard  # noqa: E402
 from kdforge.dask._boxes import box_reduced_distances  # noqa: E402
 from kdforge.dask._pairs import candidate_reduced  # noqa: E402
 from kdforge.dask._partition import assign_shards  # noqa: E402
@@ -136,6 +140,83 @@ def test_candidate_reduced_is_the_kernel_value():
             want = np.inf if rows[i, j] < 0 else reduced_distance.py_func(
                 points, rows[i, j], queries[i], metric_code(2.0), 2.0, np.inf)
             assert got[i, j] == want
+
+
+# ---------------------------------------------------------------- the worker tasks, composed without Dask
+@st.composite
+def sharded_cases(draw):
+    """Points with ties, duplicates or sorted order, a shard count, k, p, dtype, leaf size."""
+    n = draw(st.integers(1, 160))
+    d = draw(st.integers(1, 4))
+    kind = draw(st.sampled_from(["uniform", "grid", "duplicates", "sorted"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if kind == "uniform":
+        x = rng.random((n, d))
+    elif kind == "grid":
+        x = rng.integers(0, 3, size=(n, d)).astype(np.float64)
+    elif kind == "duplicates":
+        base = rng.random((max(1, n // 8), d))
+        x = base[rng.integers(0, base.shape[0], size=n)]
+    else:
+        x = np.sort(rng.random((n, d)), axis=0)
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    queries = np.concatenate([x[: n // 2], rng.integers(-1, 4, size=(5, d)) * 0.5]).astype(dtype)
+    return (x.astype(dtype), queries, draw(st.integers(1, 6)), draw(st.integers(1, 10)),
+            draw(st.sampled_from([1.0, 2.0, np.inf])), draw(st.integers(1, 8)))
+
+
+def local_shards(x, n_shards, leaf_size, folder, chunk_rows=37):
+    """The build's tasks run in process: split chunks, build, save and load every shard."""
+    top = build_top_tree(x, n_shards)
+    pieces = [_shard.split_chunk(x[a:a + chunk_rows], a, top) for a in range(0, x.shape[0], chunk_rows)]
+    infos = [_shard.build_shard(os.path.join(folder, f"s{s}"), leaf_size, "max_spread", x.shape[1],
+                                x.dtype.str, *[piece[s] for piece in pieces]) for s in range(n_shards)]
+    shards = [_shard.load_shard(i.tree_path, i.index_path) for i in infos]
+    return shards, np.stack([i.lower for i in infos]), np.stack([i.upper for i in infos])
+
+
+def ask(shards, plan, k, p):
+    return [_shard.shard_knn(shards[s], _shard.select(plan, s), k, p)
+            for s in range(len(shards)) if plan.groups[s].shape[0]]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sharded_cases())
+def test_sharded_tasks_equal_one_tree(case):
+    x, queries, n_shards, k, p, leaf_size = case
+    with tempfile.TemporaryDirectory() as folder:
+        shards, lower, upper = local_shards(x, n_shards, leaf_size, folder)
+        plan = _shard.route_nearest(queries, x.shape[1], x.dtype.str, lower, upper, p)
+        first = ask(shards, plan, k, p)
+        second = ask(shards, _shard.plan_second(plan, lower, upper, p, *first), k, p)
+        dist, idx = _shard.merge_knn(queries.shape[0], k, x.dtype.str, *first, *second)
+        want_dist, want_idx = kdforge.KDTree(x, leaf_size=leaf_size).query(queries, k=k, p=p)
+        np.testing.assert_array_equal(idx, want_idx)
+        np.testing.assert_array_equal(dist, want_dist)
+        np.testing.assert_array_equal(idx, reference.knn(x, queries, k, p=p)[1])
+
+        for r in (0.0, 0.5, np.inf):
+            plan = _shard.route_radius(queries, r, x.shape[1], x.dtype.str,
+                                       lower, upper, p)
+            parts = [_shard.shard_radius(shards[s], _shard.select(plan, s), p)
+                     for s in range(n_shards) if plan.groups[s].shape[0]]
+            indptr, ind, dist_r = _shard.merge_radius(queries.shape[0], x.dtype.str, True, *parts)
+            want = kdforge.KDTree(x).query_radius_csr(queries, r, p=p, return_distance=True,
+                                                      sort_results=True)
+            np.testing.assert_array_equal(indptr, want.indptr)
+            np.testing.assert_array_equal(ind, want.indices)
+            np.testing.assert_array_equal(dist_r, want.distances)
+
+        own = [s for s in range(n_shards) if shards[s].tree is not None]
+        rows = []
+        for s in own:
+            first_self, plan_self = _shard.plan_self(shards[s], s, k + 1, p, lower, upper)
+            merged = _shard.merge_knn(shards[s].index.shape[0], k + 1, x.dtype.str, first_self,
+                                      *ask(shards, plan_self, k + 1, p))
+            rows.append(_shard.drop_self(merged, first_self, k, False))
+        got = _shard.assemble_rows(0, x.shape[0], k, x.dtype.str,
+                                   *[_shard.slice_rows(r, 0, x.shape[0]) for r in rows])
+        np.testing.assert_array_equal(got[1], brute_graph(x, k, p, False)[1])
 
 
 # ---------------------------------------------------------------- kNN

@@ -158,14 +158,16 @@ def route_radius(block, radii, n_dims: int, dtype: str, lower: np.ndarray, upper
     queries, _ = v.as_query_array(block, n_dims, np.dtype(dtype), name="queries")
     radii = v.check_radius(radii, queries.shape[0])
     limit = reduced(radii, p) * (1.0 + routing_slack(np.dtype(dtype), p))
-    visit = box_reduced_distances(queries, lower, upper, p) <= limit[:, None]
+    box = box_reduced_distances(queries, lower, upper, p)
+    visit = (box <= limit[:, None]) & np.isfinite(box)         # empty shards are at inf
     return Plan(queries, _groups(visit), radii)
 
 
 def _second_visits(queries, kth, lower, upper, p, dtype, first_shard):
     """Shards (other than ``first_shard``) whose box is within each query's k-th distance."""
     limit = reduced(kth, p) * (1.0 + routing_slack(dtype, p))
-    visit = box_reduced_distances(queries, lower, upper, p) <= limit[:, None]
+    box = box_reduced_distances(queries, lower, upper, p)
+    visit = (box <= limit[:, None]) & np.isfinite(box)         # empty shards are at inf
     visit[np.arange(queries.shape[0]), first_shard] = False
     return visit
 

@@ -284,7 +284,7 @@ class DistributedKDTree:
                 f"dtype={self.dtype}, n_shards={self.n_shards})")
 
     # ------------------------------------------------------------------ helpers
-    def _query_blocks(self, X, chunk_rows: int):
+    def _query_blocks(self, X, chunk_rows: int | None):
         """Validated query chunks as futures, the dask array and whether X was NumPy."""
         import dask.array as da
 
@@ -292,6 +292,10 @@ class DistributedKDTree:
         if is_numpy:
             X, _ = v.as_query_array(X, self.n_dims, self.dtype, name="queries",
                                     owner="the distributed tree")
+        if chunk_rows is None:
+            n_workers = max(1, len(self._client.scheduler_info()["workers"]))
+            chunk_rows = min(DEFAULT_QUERY_CHUNK, -(-X.shape[0] // (2 * n_workers)))
+        chunk_rows = v.check_int(chunk_rows, "chunk_rows", minimum=1)
         q = _as_dask_array(X, "queries", chunk_rows)
         if q.shape[1] != self.n_dims:
             raise ValueError(f"queries have {q.shape[1]} dimension(s) but the distributed tree "
@@ -330,7 +334,7 @@ class DistributedKDTree:
             distributed.progress(futures)
 
     # ------------------------------------------------------------------ kNN
-    def query(self, X, k: int = 1, *, p: float = 2, chunk_rows: int = DEFAULT_QUERY_CHUNK,
+    def query(self, X, k: int = 1, *, p: float = 2, chunk_rows: int | None = None,
               routing: str = "tree", progress: bool = False):
         """The k nearest neighbours of each query, exactly.
 
@@ -341,8 +345,9 @@ class DistributedKDTree:
         k : int, default 1
         p : float, default 2
             Minkowski order, ``1 <= p <= inf``.
-        chunk_rows : int
-            Rows per chunk when ``X`` is a NumPy array.
+        chunk_rows : int, optional
+            Rows per chunk when ``X`` is a NumPy array; default: two chunks per worker, at
+            most 100,000 rows each.
         routing : {"tree", "broadcast"}, default "tree"
             ``"tree"``: each query visits its nearest shard, then only the shards whose box
             is within its k-th distance so far. ``"broadcast"``: every query visits every
@@ -364,7 +369,6 @@ class DistributedKDTree:
         p = v.check_p(p)
         routing = v.check_choice(routing, "routing", ROUTINGS)
         progress = v.check_bool(progress, "progress")
-        chunk_rows = v.check_int(chunk_rows, "chunk_rows", minimum=1)
         client = self._client
         blocks, sizes, is_numpy = self._query_blocks(X, chunk_rows)
         dtype = self.dtype.str
@@ -409,7 +413,7 @@ class DistributedKDTree:
 
     # ------------------------------------------------------------------ radius
     def query_radius(self, X, r, *, p: float = 2, sort_results: bool = True,
-                     chunk_rows: int = DEFAULT_QUERY_CHUNK, progress: bool = False) -> NeighborsCSR:
+                     chunk_rows: int | None = None, progress: bool = False) -> NeighborsCSR:
         """All points within distance ``r`` (``<= r``) of each query, visiting only shards within r.
 
         Parameters
@@ -433,7 +437,6 @@ class DistributedKDTree:
         p = v.check_p(p)
         sort_results = v.check_bool(sort_results, "sort_results")
         progress = v.check_bool(progress, "progress")
-        chunk_rows = v.check_int(chunk_rows, "chunk_rows", minimum=1)
         client = self._client
         blocks, sizes, _ = self._query_blocks(X, chunk_rows)
         m = sum(sizes)
