@@ -10,7 +10,7 @@ queries, flat axes, axes that are flat but for rounding noise, tiny and huge sca
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import naive
@@ -57,15 +57,20 @@ def code_cases(draw):
     return np.ascontiguousarray(points), query, metric, p
 
 
-def code_weights(scale, metric, p):
-    """The per-axis weights ``scale**p`` (``scale`` for p = inf) in float32."""
+def raw_weights(scale, metric, p):
+    """The per-axis weights ``scale**p`` (``scale`` for p = inf) taken directly in float32:
+    what the forest once used, out of float32 range on the cases below."""
     with np.errstate(over="ignore"):
         return (scale if metric == kd.METRIC_LINF else scale ** p).astype(np.float32)
 
 
 def query_code_and_weights(query, centre, scale, metric, p):
-    """The query in code units and the per-axis weights, in float32, as the forest makes them."""
-    return ((query - centre) / scale).astype(np.float32), code_weights(scale, metric, p)
+    """The query in code units, the per-axis weights and their unit, as the forest makes them."""
+    weights = np.empty(scale.shape[0], dtype=np.float32)
+    unit = kc.code_weights(scale, metric, p, weights)
+    codes = np.array([kc.query_code(q, c, s) for q, c, s in zip(query, centre, scale)],
+                     dtype=np.float32)
+    return codes, weights, unit
 
 
 def one_leaf_codes(points, centre, scale):
@@ -83,12 +88,12 @@ def approximate(points, query, metric, p, bound=np.inf):
     """Approximate reduced distances of every point, with the query's error terms."""
     centre, scale = kc.code_parameters(points)
     codes = one_leaf_codes(points, centre, scale)
-    query_code, weights = query_code_and_weights(query, centre, scale, metric, p)
+    query_code, weights, unit = query_code_and_weights(query, centre, scale, metric, p)
     out = np.full(points.shape[0], np.nan, dtype=np.float32)
     finished = kc.code_distances(codes, 0, points.shape[0], query_code, weights, metric, p,
                                  bound, out)
     absolute, relative = kc.code_slack(query_code, scale, metric, p, 0.0)
-    return out.astype(np.float64), finished, absolute, relative
+    return out.astype(np.float64), finished, absolute, relative, unit
 
 
 # ---------------------------------------------------------------------- codes
@@ -136,54 +141,59 @@ def test_encode_leaves_of_several_leaves(n, d, seed, index_dtype):
 # ---------------------------------------------------------------------- the error bound
 
 
-def weights_are_normal(points, metric, p):
-    """Whether every weight ``scale**p`` is a normal float32 (neither subnormal nor inf)."""
-    weights = code_weights(kc.code_parameters(points)[1], metric, p)
+def raw_weights_are_normal(points, metric, p):
+    """Whether every raw weight ``scale**p`` is a normal float32 (neither subnormal nor inf)."""
+    weights = raw_weights(kc.code_parameters(points)[1], metric, p)
     return bool(np.all(np.isfinite(weights)) and np.all(weights >= np.finfo(np.float32).tiny))
 
 
 def check_lower_bound(points, query, metric, p):
-    """True distance >= ``from_reduced(a * (1 - relative)) - absolute`` for every point."""
-    approx, finished, absolute, relative = approximate(points, query, metric, p)
+    """True distance >= ``unit * from_reduced((a - slack) * (1 - relative)) - absolute`` for
+    every finite approximate distance ``a`` (an overflowing float32 sum is inf or NaN, and
+    ``screen_bound`` never screens at such sizes: see the screening test)."""
+    approx, finished, absolute, relative, unit = approximate(points, query, metric, p)
     assert finished
     assert 0.0 <= relative <= 0.5 and absolute >= 0.0
     for j in range(points.shape[0]):
+        if not np.isfinite(approx[j]):
+            assert kc.screen_bound(naive.reduced(points[j], query, p), absolute, relative,
+                                   metric, p, unit) == np.inf
+            continue
         true = naive.true_distance(points[j], query, p)
-        lower = naive.root(approx[j] * (1.0 - relative), p) - absolute
+        reduced = max(approx[j] - kc.SUBNORMAL_SLACK, 0.0) * (1.0 - relative)
+        lower = unit * naive.root(reduced, p) - absolute
         assert true >= lower - CHECK_ROUNDING * abs(lower), (j, true, lower)
 
 
 def check_screening(points, query, metric, p):
     """A point whose true reduced distance is at most ``heap_top`` is never screened out,
     even at ``heap_top`` equal to its own distance (the tightest case)."""
-    approx, _, absolute, relative = approximate(points, query, metric, p)
-    assert kc.screen_bound(np.inf, absolute, relative, metric, p) == np.inf
+    approx, _, absolute, relative, unit = approximate(points, query, metric, p)
+    assert kc.screen_bound(np.inf, absolute, relative, metric, p, unit) == np.inf
     for j in range(points.shape[0]):
         heap_top = naive.reduced(points[j], query, p)
-        screen = kc.screen_bound(heap_top, absolute, relative, metric, p)
-        assert approx[j] <= screen * (1.0 + CHECK_ROUNDING), (j, heap_top, approx[j], screen)
+        screen = kc.screen_bound(heap_top, absolute, relative, metric, p, unit)
+        assert not approx[j] > screen * (1.0 + CHECK_ROUNDING), (j, heap_top, approx[j], screen)
 
 
 @settings(max_examples=200, deadline=None)
 @given(case=code_cases())
 def test_approximate_distances_give_a_rigorous_lower_bound(case):
-    assume(weights_are_normal(case[0], case[2], case[3]))  # see the xfail tests below
     check_lower_bound(*case)
 
 
 @settings(max_examples=200, deadline=None)
 @given(case=code_cases())
 def test_screening_never_drops_a_point_within_the_heap_top(case):
-    assume(weights_are_normal(case[0], case[2], case[3]))  # see the xfail tests below
     check_screening(*case)
 
 
-#: Inputs whose float32 weights ``scale**p`` leave the normal range (found by the tests
-#: above before they excluded such weights): p = 3 on a flat axis at 3e-6 (weight 2.2e-44, a
-#: subnormal with two significant bits, rounded up by 2%), and coordinates near 1e15 for p = 3
-#: or 1e22 for p = 2 (weight inf, so every approximate distance is inf and every point is
-#: screened out: ``KDForest.query`` then misses the true neighbours even at an unlimited
-#: budget). ``code_slack`` does not cover the rounding of the weights to float32.
+#: Inputs whose raw float32 weights ``scale**p`` leave the normal range (found by the tests
+#: above when the forest still used raw weights): p = 3 on a flat axis at 3e-6 (weight
+#: 2.2e-44, a subnormal rounded up by 2%: the lower bound failed), and coordinates near 1e15
+#: for p = 3 or 1e22 for p = 2 (weight inf: every point was screened out, and
+#: ``KDForest.query`` missed the true neighbours at any budget). Normalised weights rounded
+#: down (``code_weights``) keep both properties.
 OUT_OF_RANGE_WEIGHTS = [
     pytest.param(np.array([[3e-6]]), np.array([3.37719066e-06]), kd.METRIC_LP, 3.0,
                  id="subnormal-weight-p3"),
@@ -191,29 +201,24 @@ OUT_OF_RANGE_WEIGHTS = [
                  id="overflowing-weight-p3"),
     pytest.param(np.array([[1e22], [2e22], [-1e22]]), np.array([1.2e22]), kd.METRIC_L2, 2.0,
                  id="overflowing-weight-l2"),
+    pytest.param(np.array([[1.0, 0.0], [2.0, 5.0], [-1.0, 3.0]]), np.array([1.2, 1e10]),
+                 kd.METRIC_LP, 20.0, id="p20-far-query"),
 ]
-WEIGHT_BUG = ("kernel bug: code_slack ignores the rounding of the weights scale**p to float32; "
-              "subnormal weights are rounded by percents and overflowing ones become inf, so the "
-              "lower bound fails and true neighbours are screened out")
+
+
+@pytest.mark.parametrize("points, query, metric, p", OUT_OF_RANGE_WEIGHTS[:3])
+def test_out_of_range_cases_have_out_of_range_raw_weights(points, query, metric, p):
+    assert not raw_weights_are_normal(points, metric, p)
 
 
 @pytest.mark.parametrize("points, query, metric, p", OUT_OF_RANGE_WEIGHTS)
-def test_out_of_range_cases_have_out_of_range_weights(points, query, metric, p):
-    assert not weights_are_normal(points, metric, p)
+def test_lower_bound_with_raw_weights_out_of_float32_range(points, query, metric, p):
+    check_lower_bound(points, query, metric, p)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=WEIGHT_BUG)
 @pytest.mark.parametrize("points, query, metric, p", OUT_OF_RANGE_WEIGHTS)
-def test_lower_bound_with_weights_out_of_float32_range(points, query, metric, p):
-    with np.errstate(over="ignore", invalid="ignore"):
-        check_lower_bound(points, query, metric, p)
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=WEIGHT_BUG)
-@pytest.mark.parametrize("points, query, metric, p", OUT_OF_RANGE_WEIGHTS)
-def test_screening_with_weights_out_of_float32_range(points, query, metric, p):
-    with np.errstate(over="ignore", invalid="ignore"):
-        check_screening(points, query, metric, p)
+def test_screening_with_raw_weights_out_of_float32_range(points, query, metric, p):
+    check_screening(points, query, metric, p)
 
 
 @settings(max_examples=200, deadline=None)
@@ -224,8 +229,8 @@ def test_relative_term_covers_the_float32_arithmetic(case):
     points, query, metric, p = case
     centre, scale = kc.code_parameters(points)
     point_codes = one_leaf_codes(points, centre, scale)[0].T
-    query_code, weights = query_code_and_weights(query, centre, scale, metric, p)
-    approx, _, _, relative = approximate(points, query, metric, p)
+    query_code, weights, _ = query_code_and_weights(query, centre, scale, metric, p)
+    approx, _, _, relative, _ = approximate(points, query, metric, p)
     subnormal = 4 * points.shape[1] * 2.0**-149
     for j in range(points.shape[0]):
         exact = naive.code_distance(point_codes[j], query_code, weights, p)
@@ -236,9 +241,9 @@ def test_relative_term_covers_the_float32_arithmetic(case):
 @given(case=code_cases(), fraction=st.sampled_from([0.0, 0.3, 0.9, 1.0, 2.0]))
 def test_code_distances_stops_only_when_every_point_is_beyond_the_bound(case, fraction):
     points, query, metric, p = case
-    full, _, _, _ = approximate(points, query, metric, p)
+    full, _, _, _, _ = approximate(points, query, metric, p)
     bound = fraction * float(np.median(full))
-    partial, finished, _, _ = approximate(points, query, metric, p, bound)
+    partial, finished, _, _, _ = approximate(points, query, metric, p, bound)
     if finished:
         np.testing.assert_array_equal(partial, full)
     else:

@@ -243,3 +243,31 @@ def test_ctrl_c_stops_long_calls(kind, workers, tmp_path):
     # CI machine is allowed more
     assert latency < 3.0, latency
     assert waited < 30, waited
+
+
+# ---------------------------------------------------------------------- numeric edges
+@pytest.mark.parametrize("scale, metric, p", [(1e15, "minkowski", 3.0), (1e22, "euclidean", None),
+                                              (1e-19, "euclidean", None), (1.0, "minkowski", 20.0),
+                                              (3e-6, "minkowski", 3.0)])
+def test_a_full_budget_forest_is_exact_at_every_scale(scale, metric, p):
+    """Leaf codes screen with weights that neither overflow nor underflow float32."""
+    rng = np.random.default_rng(6)
+    data = rng.random((800, 3)) * scale
+    queries = rng.random((30, 3)) * scale
+    forest = kdforge.KDForest(data, n_trees=2, metric=metric, p=p, rotation=None, random_state=0)
+    dist, idx = forest.query(queries, k=5, max_leaves=10**6)
+    ref_dist, ref_idx = kdforge.brute.knn(data, queries, k=5, p=2.0 if p is None else p)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+
+
+@pytest.mark.parametrize("magnitude", [1e-200, 1e-162, 1.0, 1e154, 1e200])
+def test_cosine_handles_huge_and_tiny_vectors(magnitude):
+    rng = np.random.default_rng(7)
+    directions = rng.standard_normal((500, 8))
+    index = kdforge.NeighborIndex(directions * magnitude, metric="cosine", algorithm="brute")
+    reference = kdforge.NeighborIndex(directions, metric="cosine", algorithm="brute")
+    sim, idx = index.query(directions[:20] * magnitude, k=4)
+    ref_sim, ref_idx = reference.query(directions[:20], k=4)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(sim, ref_sim, atol=1e-12)

@@ -62,13 +62,17 @@ def normalize_rows(X: np.ndarray, name: str = "data") -> np.ndarray:
     ValueError
         If a row is zero: it has no direction, so no cosine similarity.
     """
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
-    zero = np.flatnonzero(norms == 0)
+    # Scale each row by its largest magnitude before squaring: the norm of a row of 1e200s
+    # or of 1e-200s is then exact to rounding instead of overflowing or underflowing.
+    largest = np.abs(X).max(axis=1).astype(np.float64)
+    zero = np.flatnonzero(largest == 0)
     if zero.size:
         shown = ", ".join(map(str, zero[:5])) + (", ..." if zero.size > 5 else "")
         raise ValueError(f"{name} has {zero.size} zero vector(s) (row {shown}); cosine similarity "
                          "is undefined for them: drop them or use a Minkowski metric")
-    return (X / norms[:, None]).astype(X.dtype, copy=False)
+    scaled = X / largest[:, None]
+    norms = np.sqrt(np.einsum("ij,ij->i", scaled, scaled, dtype=np.float64))
+    return (scaled / norms[:, None]).astype(X.dtype, copy=False)
 
 
 def cosine_similarity(euclidean: np.ndarray) -> np.ndarray:

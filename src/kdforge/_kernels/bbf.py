@@ -47,7 +47,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .codes import code_distances, code_slack, empty_codes, screen_bound
+from .codes import code_distances, code_slack, code_weights, empty_codes, query_code, screen_bound
 from .distance import METRIC_LINF, from_reduced, reduced_distance, to_reduced
 from .heaps import heap_offer, heap_offer_unique, queue_pop, queue_push
 from .prefetch import prefetch_range
@@ -178,8 +178,8 @@ def _scan_rows(tree_data, idx_array, start, stop, query, metric, p, heap_dist, h
 
 
 @njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _scan_codes(codes, block, points, idx_array, start, stop, query, query_code, weights,
-                absolute, relative, metric, p, heap_dist, heap_idx, approx, dedupe):
+def _scan_codes(codes, block, points, idx_array, start, stop, query, query_codes, weights,
+                unit, absolute, relative, metric, p, heap_dist, heap_idx, approx, dedupe):
     """Screen a code block with approximate distances; measure and offer the survivors.
 
     A point survives when its approximate distance, relaxed by the error bound
@@ -187,11 +187,11 @@ def _scan_codes(codes, block, points, idx_array, start, stop, query, query_code,
     it is then measured exactly from ``points`` (rows ``idx_array[start:stop]``).
     """
     count = stop - start
-    screen = screen_bound(heap_dist[0], absolute, relative, metric, p)
-    if not code_distances(codes, block, count, query_code, weights, metric, p, screen, approx):
+    screen = screen_bound(heap_dist[0], absolute, relative, metric, p, unit)
+    if not code_distances(codes, block, count, query_codes, weights, metric, p, screen, approx):
         return
     for j in range(count):
-        if approx[j] <= screen:
+        if not approx[j] > screen:  # NaN (an overflow) is measured, never dropped
             index = np.int64(idx_array[start + j])
             d = reduced_distance(points, index, query, metric, p, heap_dist[0])
             if d <= heap_dist[0]:
@@ -199,7 +199,7 @@ def _scan_codes(codes, block, points, idx_array, start, stop, query, query_code,
                     heap_offer_unique(heap_dist, heap_idx, d, index)
                 else:
                     heap_offer(heap_dist, heap_idx, d, index)
-                screen = screen_bound(heap_dist[0], absolute, relative, metric, p)
+                screen = screen_bound(heap_dist[0], absolute, relative, metric, p, unit)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -264,18 +264,18 @@ def bbf_batch(stack, frames, order, metric, p, prune_factor, bound_reduced, max_
     touched = np.empty((n_trees, max(n_levels, 1)), dtype=np.int64)
     n_touched = np.zeros(n_trees, dtype=np.int64)
     approx = np.empty(codes.shape[2], dtype=np.float32)
-    query_code = np.zeros(n_dims, dtype=np.float32)
+    query_codes = np.zeros(n_dims, dtype=np.float32)
     weights = np.empty(n_dims, dtype=np.float32)
-    for c in range(n_dims):
-        weights[c] = stack.code_scale[c] if metric == METRIC_LINF else stack.code_scale[c] ** p
+    unit = code_weights(stack.code_scale, metric, p, weights)
     absolute = 0.0
     relative = 0.0
     for qi in order:
         query = frames.queries[qi]
         if use_codes:
             for c in range(n_dims):
-                query_code[c] = (frames.scan_queries[qi, c] - stack.code_centre[c]) / stack.code_scale[c]
-            absolute, relative = code_slack(query_code, stack.code_scale, metric, p,
+                query_codes[c] = query_code(frames.scan_queries[qi, c], stack.code_centre[c],
+                                            stack.code_scale[c])
+            absolute, relative = code_slack(query_codes, stack.code_scale, metric, p,
                                             transform_error[qi])
         heap_dist[:] = bound_reduced
         heap_idx[:] = -1
@@ -323,7 +323,7 @@ def bbf_batch(stack, frames, order, metric, p, prune_factor, bound_reduced, max_
                     tree = pending // n_nodes
                     block = tree * n_leaves + pending - tree * n_nodes - n_internal
                     _scan_codes(codes, block, stack.points, stack.idx_array, node_start[pending],
-                                node_end[pending], query, query_code, weights, absolute,
+                                node_end[pending], query, query_codes, weights, unit, absolute,
                                 relative, metric, p, heap_dist, heap_idx, approx, dedupe)
                 else:
                     _scan_rows(tree_data, stack.idx_array, node_start[pending], node_end[pending],

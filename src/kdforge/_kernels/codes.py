@@ -27,11 +27,52 @@ from .distance import (
     to_reduced,
 )
 
-__all__ = ["CODE_MAX", "code_distances", "code_slack", "screen_bound", "encode_leaves",
-           "code_parameters", "empty_codes"]
+__all__ = ["CODE_MAX", "QUERY_CODE_MAX", "code_weights", "query_code", "code_distances",
+           "code_slack", "screen_bound", "encode_leaves", "code_parameters", "empty_codes"]
 
 #: Largest code magnitude: codes are int8 in ``[-CODE_MAX, CODE_MAX]``.
 CODE_MAX = 127
+#: A query's code coordinates are clamped to ``[-QUERY_CODE_MAX, QUERY_CODE_MAX]``: that
+#: only brings the query closer to every code (which are within ``CODE_MAX``), so distances
+#: are underestimated, never overestimated, and far queries cannot overflow float32.
+QUERY_CODE_MAX = 2.0**20
+#: Largest float32 value an approximate distance may be compared at: a screen above it
+#: screens nothing (an overflowing float32 sum could not be told from a large one).
+FLOAT32_SCREEN_MAX = 1e37
+#: Bound of the total absolute rounding of the float32 sums in the subnormal range (at most
+#: ``2 * d * 2**-150`` for d below 2**22): added to every screen.
+SUBNORMAL_SLACK = 2.0**-126
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def code_weights(scale, metric, p, out):
+    """Fill ``out`` (float32, (d,)) with the axis weights of :func:`code_distances`; return
+    the distance unit.
+
+    With ``unit = max(scale)``, ``out[c]`` is ``(scale[c] / unit)**p`` (``scale[c] / unit``
+    for p = inf), at most 1 so that it cannot overflow, rounded *down* to float32 so that an
+    approximate distance never exceeds the one with exact weights (a weight that underflows
+    loses precision, never the bound). Approximate distances are then reduced distances in
+    units of ``unit``.
+    """
+    unit = 0.0
+    for c in range(scale.shape[0]):
+        unit = max(unit, scale[c])
+    for c in range(scale.shape[0]):
+        ratio = scale[c] / unit
+        weight = ratio if metric == METRIC_LINF else ratio ** p
+        rounded = np.float32(weight)
+        if np.float64(rounded) > weight:
+            rounded = np.nextafter(rounded, np.float32(0.0))
+        out[c] = rounded
+    return unit
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def query_code(value, centre, scale):
+    """One query coordinate in code units, clamped to ``QUERY_CODE_MAX`` (float32)."""
+    code = (value - centre) / scale
+    return np.float32(min(QUERY_CODE_MAX, max(-QUERY_CODE_MAX, code)))
 
 
 @njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
@@ -39,11 +80,12 @@ def code_distances(codes, block, count, query_code, weights, metric, p, bound, o
     """Approximate reduced distances of the ``count`` points of a code block, into ``out``.
 
     ``codes[block, c, j]`` is the code of coordinate ``c`` of point ``j``; ``query_code[c]`` is
-    the query's coordinate in code units and ``weights[c]`` is ``scale[c]**p`` (``scale[c]``
-    for p = inf), so that ``out[j]`` approximates the reduced distance. Float32 arithmetic;
-    the loops over points vectorise. Returns False, leaving partial sums, as soon as every
-    point's partial sum exceeds ``bound`` (checked every :data:`EARLY_EXIT_BLOCK`
-    coordinates).
+    the query's coordinate in code units (:func:`query_code`) and ``weights`` come from
+    :func:`code_weights`, so that ``out[j]`` approximates the reduced distance in units of
+    its ``unit``. Float32 arithmetic; the loops over points vectorise. Returns False,
+    leaving partial sums, as soon as every point's partial sum exceeds ``bound`` (checked
+    every :data:`EARLY_EXIT_BLOCK` coordinates; a NaN sum, from an overflow, never counts
+    as exceeding it).
     """
     n_dims = query_code.shape[0]
     for j in range(count):
@@ -75,7 +117,7 @@ def code_distances(codes, block, count, query_code, weights, metric, p, bound, o
                     out[j] = combine(out[j], w * term, METRIC_LP)
         alive = 0
         for j in range(count):
-            alive += out[j] <= bound
+            alive += not out[j] > bound
         if alive == 0:
             return False
         start = stop
@@ -99,34 +141,38 @@ def code_slack(query_code, scale, metric, p, transform_error):
     for c in range(n_dims):
         largest = max(largest, abs(np.float64(query_code[c])))
     per_unit = 0.5 + 1e-6 + (largest + 1.0) * 2.0**-22  # code units, per coordinate
-    if metric == METRIC_LINF:
-        norm = 0.0
-        for c in range(n_dims):
-            norm = max(norm, scale[c])
-    elif metric == METRIC_L1:
-        norm = 0.0
-        for c in range(n_dims):
-            norm += scale[c]
-    else:
-        norm = 0.0
-        for c in range(n_dims):
-            norm += scale[c] ** p
+    unit = 0.0
+    for c in range(n_dims):
+        unit = max(unit, scale[c])
+    norm = 0.0  # the norm of the scales, summed in units of the largest (no overflow)
+    for c in range(n_dims):
+        if metric == METRIC_LINF:
+            norm = max(norm, scale[c] / unit)
+        elif metric == METRIC_L1:
+            norm += scale[c] / unit
+        else:
+            norm += (scale[c] / unit) ** p
+    if metric != METRIC_LINF and metric != METRIC_L1:
         norm = norm ** (1.0 / p)
     relative = (n_dims + 8) * max(p, 1.0) * 2.0**-22 if metric != METRIC_LINF else 2.0**-21
-    return per_unit * norm + transform_error, min(relative, 0.5)
+    return per_unit * norm * unit + transform_error, min(relative, 0.5)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def screen_bound(heap_top, absolute, relative, metric, p):
-    """Approximate reduced distance above which a point cannot beat ``heap_top``.
+def screen_bound(heap_top, absolute, relative, metric, p, unit):
+    """Approximate distance (in the units of :func:`code_weights`) above which a point
+    cannot beat ``heap_top`` (a reduced distance).
 
     With the error terms of :func:`code_slack`: the true distance is at least
-    ``from_reduced(a * (1 - relative)) - absolute`` for an approximate reduced distance ``a``.
+    ``unit * from_reduced((a - SUBNORMAL_SLACK) * (1 - relative)) - absolute`` for an
+    approximate distance ``a``. Returns ``inf`` (screen nothing) when the bound is too
+    large for float32 sums to be trusted.
     """
     if heap_top == np.inf:
         return np.inf
-    limit = to_reduced(from_reduced(heap_top, metric, p) + absolute, metric, p)
-    return limit / (1.0 - relative)
+    limit = to_reduced((from_reduced(heap_top, metric, p) + absolute) / unit, metric, p)
+    limit = limit / (1.0 - relative) + SUBNORMAL_SLACK
+    return limit if limit < FLOAT32_SCREEN_MAX else np.inf
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
