@@ -249,17 +249,31 @@ def shard_radius(shard: Shard, part, p: float):
 def merge_knn(m: int, k: int, dtype: str, *parts: Candidates):
     """The k smallest (reduced distance, index) pairs of each query over all candidate lists.
 
-    Returns ``(dist, idx)`` of shape (m, k); missing entries are ``inf`` and ``-1``.
+    Returns ``(dist, idx)`` of shape (m, k); missing entries are ``inf`` and ``-1``. A query
+    with a single candidate list (most of them: only its nearest shard was needed) takes
+    that list as it is, already in the tree's order; the others are merged by sorting.
     """
     dist = np.full((m, k), np.inf, dtype=dtype)
     idx = np.full((m, k), -1, dtype=np.int64)
     parts = [c for c in parts if c.positions.shape[0]]
     if not parts:
         return dist, idx
-    pos = np.concatenate([np.repeat(c.positions, c.dist.shape[1]) for c in parts])
-    cand_dist = np.concatenate([c.dist.ravel() for c in parts])
-    cand_idx = np.concatenate([c.idx.ravel() for c in parts])
-    cand_reduced = np.concatenate([c.reduced.ravel() for c in parts])
+    lists = np.zeros(m, dtype=np.int64)
+    for c in parts:
+        lists[c.positions] += 1
+    several = lists > 1
+    for c in parts:
+        alone = ~several[c.positions]
+        width = min(k, c.dist.shape[1])
+        dist[c.positions[alone], :width] = c.dist[alone, :width]
+        idx[c.positions[alone], :width] = c.idx[alone, :width]
+    if not several.any():
+        return dist, idx
+    shared = [(c, several[c.positions]) for c in parts]
+    pos = np.concatenate([np.repeat(c.positions[s], c.dist.shape[1]) for c, s in shared])
+    cand_dist = np.concatenate([c.dist[s].ravel() for c, s in shared])
+    cand_idx = np.concatenate([c.idx[s].ravel() for c, s in shared])
+    cand_reduced = np.concatenate([c.reduced[s].ravel() for c, s in shared])
     real = cand_idx >= 0
     pos, cand_dist, cand_idx = pos[real], cand_dist[real], cand_idx[real]
     order = np.lexsort((cand_idx, cand_reduced[real], pos))
