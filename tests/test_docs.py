@@ -47,3 +47,14 @@ def test_benchmark_figures_are_drawn_from_results(tmp_path, monkeypatch):
     assert rows["uniform 3-D, k=1, 1 thread"]["kdforge"] > 0 and "scipy" in rows["uniform 3-D, k=1, 1 thread"]
     with pytest.raises(ValueError, match="no heading"):
         make_figures.markdown_table(text, "## no such section")
+
+
+def test_getting_started_code_runs(tmp_path):
+    import re
+
+    text = (DOCS / "getting-started.md").read_text()
+    script = "\n\n".join(re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M))
+    assert "kdforge.KDTree" in script
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
