@@ -58,7 +58,7 @@ KERNELS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 _FLOAT_ARRAY = re.compile(r"[aA]rray\((float32|float64)")
-_state = {"warned": False}
+_state: dict = {"warned": False, "checked": set()}
 
 
 def _kernel(module: str, name: str):
@@ -119,8 +119,10 @@ def cold_kernels(kind: str, dtype=np.float64) -> list[str]:
 def notice_compile(kind: str, dtype=np.float64) -> bool:
     """Warn, once per process, when a call of ``kind`` is about to compile kernels.
 
-    Call it from a public entry point just before its first kernel call. After one warning
-    in a process it returns at once (no file is read again).
+    Call it from a public entry point just before its first kernel call. Each ``(kind,
+    dtype)`` is checked once per process (its kernels are compiled or loaded by the call
+    that follows), and after one warning nothing is checked again, so later calls cost a
+    set lookup.
 
     Parameters
     ----------
@@ -134,7 +136,13 @@ def notice_compile(kind: str, dtype=np.float64) -> bool:
     bool
         Whether it warned.
     """
-    if _state["warned"] or not cold_kernels(kind, dtype):
+    if _state["warned"]:
+        return False
+    key = (kind, dtype)  # dtype objects and scalar types both hash
+    if key in _state["checked"]:
+        return False
+    _state["checked"].add(key)
+    if not cold_kernels(kind, dtype):
         return False
     _state["warned"] = True
     message = (f"kdforge is compiling its {kind} kernels for {np.dtype(dtype).name} (Numba, a few "
