@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .distance import axis_term, combine, from_reduced, reduced_distance
+from .distance import axis_term, box_min_reduced, combine, from_reduced, reduced_distance
 from .results import grow
 
 #: Relative margin on box bounds (far above the few ulps of rounding of a box distance).
@@ -165,8 +165,13 @@ def pairs_within(tree_a, tree_b, first, last, r_reduced, metric, p, periods, per
                 right = grow(right, needed)
                 if with_distances:
                     distances = grow(distances, needed)
+                b_lower = tree_b.node_bounds[0, b]
+                b_upper = tree_b.node_bounds[1, b]
                 for i in range(a_start[a], a_end[a]):
                     point = a_data[i]  # one view per row: views cost reference counting
+                    if not whole and not periodic and box_min_reduced(
+                            b_lower, b_upper, point, metric, p) > r_reduced:
+                        continue  # this point is too far from b's box
                     j_first = b_start[b]
                     if self_join and j_first <= i:
                         j_first = i + 1
@@ -274,8 +279,14 @@ def count_pairs(tree_a, tree_b, first, last, radii_reduced, metric, p, periods, 
                 bins[lo] += weight_a * weight_b
                 continue
             if a >= n_int_a and b >= n_int_b:
+                b_lower = tree_b.node_bounds[0, b]
+                b_upper = tree_b.node_bounds[1, b]
+                largest = radii_reduced[min(hi, n_r - 1)]
                 for i in range(a_start[a], a_end[a]):
                     point = a_data[i]
+                    if not periodic and box_min_reduced(b_lower, b_upper, point, metric,
+                                                        p) > largest:
+                        continue  # this point is too far from b's box for every radius
                     weight_i = cum_weight_a[i + 1] - cum_weight_a[i]
                     for j in range(b_start[b], b_end[b]):
                         if periodic:
