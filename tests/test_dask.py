@@ -348,6 +348,22 @@ def test_files_npy_zarr_parquet(client, tmp_path):
         DistributedKDTree.from_parquet(tmp_path / "points.parquet", ["a", "zz"], client=client)
 
 
+def test_storage_files_and_close(client, tmp_path):
+    x = grid_points(300, 2, seed=19)
+    tree = DistributedKDTree.from_array(x, 3, client=client, storage=tmp_path / "shards")
+    files = [f for pair in tree.shard_files for f in pair if f is not None]
+    assert files and all(os.path.exists(f) for f in files)
+    reloaded = [kdforge.load(tree_file) for tree_file, _ in tree.shard_files if tree_file]
+    assert sum(t.n_points for t in reloaded) == 300
+    tree.close()
+    assert all(os.path.exists(f) for f in files)                 # the caller's folder is kept
+    temporary = DistributedKDTree.from_array(x, 3, client=client)
+    folder = os.path.dirname(temporary.shard_files[0][1])
+    assert os.path.isdir(folder)
+    temporary.close()
+    assert not os.path.exists(folder)                            # a temporary one is removed
+
+
 # ---------------------------------------------------------------- errors and progress
 def test_bad_input(client, grid_tree):
     _, tree = grid_tree
