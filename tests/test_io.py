@@ -255,7 +255,29 @@ def test_newer_version_is_refused_with_a_clear_message(tmp_path):
     path = tmp_path / "t.kdt"
     make_tree().save(path)
     set_version(path, io.FORMAT_VERSION + 1)
-    with pytest.raises(TreeFileError, match=r"version 2 is newer .* upgrade kdforge"):
+    with pytest.raises(TreeFileError, match=rf"version {io.FORMAT_VERSION + 1} is newer .* upgrade kdforge"):
+        io.load(path)
+
+
+def test_version_1_files_without_node_min_index_still_load(tmp_path):
+    """Version 1 had no node_min_index: it is computed on loading, equal to a build's."""
+    tree = make_tree()
+    path = tmp_path / "v1.kdt"
+    treefile.write_tree(tree.record._replace(node_min_index=None), tree.data, path)
+    set_version(path, 1)
+    for contents in (True, False):
+        loaded = io.load(path, verify_contents=contents)
+        np.testing.assert_array_equal(loaded.record.node_min_index, tree.record.node_min_index)
+        assert_same_answers(tree, loaded)
+
+
+def test_a_wrong_node_min_index_is_refused(tmp_path):
+    tree = make_tree()
+    wrong = tree.record.node_min_index.copy()
+    wrong[0] += 1
+    path = tmp_path / "t.kdt"
+    treefile.write_tree(tree.record._replace(node_min_index=wrong), tree.data, path)
+    with pytest.raises(TreeFileError, match="node_min_index"):
         io.load(path)
 
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from ._kernels.build import (
     build_subtree,
+    fill_node_min_index,
     merge_child_bounds,
     node_row_ranges,
     round_robin_dimension,
@@ -130,7 +131,9 @@ class _Build:
         """The finished record, its arrays read-only."""
         if self.record.split == SPLIT_ROUND_ROBIN:
             merge_child_bounds(self.record.node_bounds, self.n_internal)
-        return frozen(self.record, copy="never")
+        min_index = np.empty_like(self.node_start)
+        fill_node_min_index(self.idx, self.node_start, self.node_end, min_index)
+        return frozen(self.record._replace(node_min_index=min_index), copy="never")
 
     # ------------------------------------------------------------------ serial
     def build_serial(self) -> None:

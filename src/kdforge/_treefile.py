@@ -52,10 +52,11 @@ loaded and unpickled trees too.
 Versions
 --------
 A file whose version is newer than :data:`FORMAT_VERSION` is refused with a message asking
-for a newer kdforge; there is no older version yet. New tree parameters or arrays change
-the format version, except parameters with a default (:data:`PARAMETER_DEFAULTS`), which a
-file may lack: a file without ``division`` holds a ``"median"`` tree. Pickled trees carry the
-same version.
+for a newer kdforge. New tree parameters or arrays change the format version, except
+parameters with a default (:data:`PARAMETER_DEFAULTS`), which a file may lack: a file
+without ``division`` holds a ``"median"`` tree. Version 2 added ``node_min_index``;
+version-1 files (without it) still load, and it is computed on loading (O(n)). Pickled
+trees carry the same version.
 
 Validation
 ----------
@@ -101,6 +102,7 @@ import zlib
 import numpy as np
 
 from ._version import __version__
+from ._kernels.build import fill_node_min_index
 from ._kernels.checks import (
     MESSAGES,
     OK,
@@ -130,7 +132,7 @@ __all__ = ["FORMAT_VERSION", "TreeFileError", "write_tree", "read_tree", "state_
 #: First bytes of every tree file.
 MAGIC = b"\x89KDFORGE"
 #: Version of the file format (and of the pickled state) this kdforge writes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: Alignment in bytes of every array in a file.
 ALIGNMENT = 64
 #: Largest JSON header accepted, in bytes (real headers are about 1 KiB).
@@ -140,8 +142,9 @@ PREAMBLE = struct.Struct("<8sIII")
 #: Parameters a file or pickle may lack, and the value then meant (older files have no
 #: ``division``: they hold median trees).
 PARAMETER_DEFAULTS = {"division": "median"}
-#: Arrays saved beside the record's: the points in original order, optional.
-OPTIONAL_ARRAYS = ("data",)
+#: Arrays a file or pickle may lack: the points in original order (rebuilt from the tree),
+#: and ``node_min_index`` (derived; version-1 files do not have it).
+OPTIONAL_ARRAYS = ("data", "node_min_index")
 
 
 class TreeFileError(ValueError):
@@ -224,6 +227,7 @@ class _Layout:
             "split_dim": (np.dtype(np.int32), (n_nodes,)),
             "split_value": (self.dtype, (n_nodes,)),
             "node_bounds": (self.dtype, (2, n_nodes, d)),
+            "node_min_index": (self.index_dtype, (n_nodes,)),
             "data": (self.dtype, (n, d)),
         }
 
@@ -236,7 +240,8 @@ def _parameters_by_name(record: TreeRecord) -> dict:
 
 def _saved_arrays(record: TreeRecord, data: np.ndarray | None) -> dict:
     """The arrays a file or pickle holds: the record's, then ``data`` when given."""
-    arrays = {name: getattr(record, name) for name in ARRAY_FIELDS}
+    arrays = {name: getattr(record, name) for name in ARRAY_FIELDS
+              if getattr(record, name) is not None}
     if data is not None:
         arrays["data"] = data
     return arrays
@@ -272,6 +277,16 @@ def _validate(layout: _Layout, arrays: dict, verify_contents: bool, copy_nodes: 
         checked["data"] = data
     elif verify_contents:
         _raise_on(compare_points(checked["tree_data"], checked["idx_array"], checked["data"]), source)
+    min_index = np.empty(layout.n_nodes, dtype=layout.index_dtype)
+    if "node_min_index" not in checked or verify_contents:
+        fill_node_min_index(checked["idx_array"], checked["node_start"], checked["node_end"],
+                            min_index)
+    if "node_min_index" not in checked:
+        checked["node_min_index"] = min_index
+    elif verify_contents and not np.array_equal(checked["node_min_index"], min_index):
+        node = int(np.flatnonzero(checked["node_min_index"] != min_index)[0])
+        raise TreeFileError(f"{source}: invalid tree: node_min_index[{node}] is not the smallest "
+                            "index of the node's points")
     record = TreeRecord(**{name: checked[name] for name in ARRAY_FIELDS}, **layout.parameters)
     data = checked["data"]
     data.flags.writeable = False

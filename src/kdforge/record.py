@@ -55,6 +55,11 @@ Fields (the arrays keep the meaning scikit-learn's ``KDTree.get_arrays()`` gives
     ``node_bounds[0, i]`` / ``node_bounds[1, i]``: lower / upper corner of the tight
     bounding box of node ``i``'s points. ``node_bounds[:, 0]`` is the root cell searches
     start from.
+``node_min_index`` : (n_nodes,), the dtype of ``idx_array``
+    The smallest original index among each node's points. Exact kNN breaks ties by the
+    smaller index, so a node whose points are at best tied with the current k-th neighbour
+    and whose indices are all larger cannot improve the answer: with it, a search over many
+    exact duplicates prunes whole subtrees instead of scanning every copy.
 ``leaf_size``, ``split``, ``division``, ``n_levels`` : int
     The build parameters (``split`` and ``division`` as codes: :data:`SPLIT_RULES`,
     :data:`DIVISIONS`) and the depth of the deepest leaf.
@@ -135,11 +140,14 @@ class TreeRecord(NamedTuple):
     split: int
     division: int
     n_levels: int
+    node_min_index: np.ndarray | None = None  # last, to have a default: derived, see above
 
 
-#: The record's array fields and its scalar parameters, in field order.
-ARRAY_FIELDS = TreeRecord._fields[:7]
-PARAMETER_FIELDS = TreeRecord._fields[7:]
+#: The record's array fields and its scalar parameters. ``node_min_index`` follows from
+#: ``idx_array`` and the row ranges: a record assembled by hand may leave it None, and
+#: validation (:func:`kdforge._treefile.check_record`) fills it in.
+ARRAY_FIELDS = TreeRecord._fields[:7] + ("node_min_index",)
+PARAMETER_FIELDS = TreeRecord._fields[7:11]
 
 
 def index_dtype_for(n_points: int) -> np.dtype:

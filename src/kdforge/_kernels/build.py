@@ -278,3 +278,20 @@ def merge_child_bounds(node_bounds, n_internal):
         for c in range(n_dims):
             node_bounds[0, node, c] = min(node_bounds[0, left, c], node_bounds[0, left + 1, c])
             node_bounds[1, node, c] = max(node_bounds[1, left, c], node_bounds[1, left + 1, c])
+
+
+@njit(cache=True, nogil=True)
+def fill_node_min_index(idx_array, node_start, node_end, out):
+    """Fill ``out[i]`` with the smallest original index among node ``i``'s points.
+
+    Leaves scan their rows; internal nodes take the smaller of their children's, bottom-up.
+    """
+    n_nodes = node_start.shape[0]
+    n_internal = n_nodes // 2
+    for node in range(n_internal, n_nodes):
+        smallest = idx_array[node_start[node]]
+        for row in range(node_start[node] + 1, node_end[node]):
+            smallest = min(smallest, idx_array[row])
+        out[node] = smallest
+    for node in range(n_internal - 1, -1, -1):
+        out[node] = min(out[2 * node + 1], out[2 * node + 2])

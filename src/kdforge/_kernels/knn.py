@@ -4,6 +4,12 @@ Depth-first, near child first, pruning far children by the incrementally kept di
 their cell (:mod:`kdforge._kernels.traversal`). Candidates live in the k-best max-heap of
 :mod:`kdforge._kernels.heaps`, so the result is the k smallest (distance, index) pairs:
 ties are broken by the smaller original index, exactly like a stable brute-force scan.
+
+Ties and duplicates: a cell whose distance equals the k-th best cannot be pruned by
+distance alone (a tied point with a smaller index may be in it), so on many exact
+duplicates every copy would be scanned. A node entered at a near tie is therefore also
+tested exactly: if the distance to its tight box is at least the k-th best and all its
+indices are larger (``node_min_index``), none of its points can enter the result.
 """
 
 from __future__ import annotations
@@ -11,10 +17,21 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .distance import reduced_distance
+from .distance import box_min_reduced, reduced_distance
 from .heaps import heap_offer
 from .results import write_result_row
 from .traversal import bound_slack, descend, jump_back, new_traversal, root_distance
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _only_worse_points(tree, node, query, heap_dist, heap_idx, metric, p):
+    """Whether no point of ``node`` can beat the heap's worst pair: all at least as far
+    (exact distance to the tight box) and all with larger indices."""
+    if tree.node_min_index[node] <= heap_idx[0]:
+        return False
+    lower = tree.node_bounds[0, node]
+    upper = tree.node_bounds[1, node]
+    return box_min_reduced(lower, upper, query, metric, p) >= heap_dist[0]
 
 
 @njit(cache=True, nogil=True)
@@ -50,7 +67,9 @@ def knn_batch(tree, queries, order, metric, p, prune_factor, bound_reduced, sort
     root_lower = tree.node_bounds[0, 0]
     root_upper = tree.node_bounds[1, 0]
     n_internal = node_start.shape[0] // 2
-    factor = prune_factor * bound_slack(tree.n_levels, queries.shape[1])
+    slack = bound_slack(tree.n_levels, queries.shape[1])
+    factor = prune_factor * slack
+    near_tie = slack * slack  # a cell this close to the k-th best may hold only ties
     k = out_dist.shape[1]
     heap_dist = np.empty(k, dtype=np.float64)
     heap_idx = np.empty(k, dtype=np.int64)
@@ -65,7 +84,10 @@ def knn_batch(tree, queries, order, metric, p, prune_factor, bound_reduced, sort
         top = 0
         n_log = 0
         while node >= 0:
-            if reduced * factor <= heap_dist[0]:
+            entered = reduced * factor <= heap_dist[0]
+            if entered and reduced * factor >= heap_dist[0] * near_tie:
+                entered = not _only_worse_points(tree, node, query, heap_dist, heap_idx, metric, p)
+            if entered:
                 leaf, top = descend(node, reduced, query, tree.split_dim, tree.split_value, 0,
                                     n_internal, offsets, stack_node, stack_dim, stack_log,
                                     stack_reduced, stack_offset, top, n_log, metric, p, factor,
