@@ -271,3 +271,55 @@ def test_cosine_handles_huge_and_tiny_vectors(magnitude):
     ref_sim, ref_idx = reference.query(directions[:20], k=4)
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_allclose(sim, ref_sim, atol=1e-12)
+
+
+# ---------------------------------------------------------------------- clear errors
+def test_huge_bounds_and_eps_are_no_bound_not_an_overflow():
+    tree = make_tree()
+    queries = np.random.default_rng(8).random((20, 3))
+    exact = tree.query(queries, k=3)
+    for bound in (1e154, 1e300, np.finfo(np.float64).max):
+        np.testing.assert_array_equal(tree.query(queries, k=3, distance_upper_bound=bound)[1],
+                                      exact[1])
+    for p in (2, 3, np.inf):
+        dist, idx = tree.query(queries, k=3, eps=1e155, p=p)  # any points: but real ones
+        assert (idx >= 0).all() and np.isfinite(dist).all()
+    counts = tree.query_radius(queries, 1e200, p=3, count_only=True)
+    assert (counts == tree.n_points).all()
+
+
+def test_float32_range_errors_name_the_problem():
+    tree = kdforge.KDTree(np.random.default_rng(9).random((100, 2)).astype(np.float32))
+    with pytest.raises(ValueError, match="beyond the float32 range"):
+        tree.query([[1e39, 0.0]])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        tree.query([[np.inf, 0.0]])
+
+
+def test_huge_integer_arguments_are_clear_errors_or_clamped():
+    data = np.random.default_rng(10).random((300, 2))
+    with pytest.raises(ValueError, match="leaf_size must be <="):
+        kdforge.KDTree(data, leaf_size=2**63)
+    tree = kdforge.KDTree(data)
+    exact = tree.query(data[:5], k=3)
+    np.testing.assert_array_equal(tree.query(data[:5], k=3, max_leaves=2**70)[1], exact[1])
+
+
+def test_load_refuses_what_is_not_a_regular_file(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(TreeFileError, match="not a regular file"):
+        kdforge.load(fifo)  # would block forever if opened
+    with pytest.raises(TreeFileError, match="not a regular file"):
+        kdforge.load(tmp_path)
+
+
+def test_save_through_a_symlink_replaces_its_target(tmp_path):
+    target = tmp_path / "real.kdt"
+    link = tmp_path / "link.kdt"
+    make_tree(seed=1).save(target)
+    link.symlink_to(target)
+    tree = make_tree(seed=2)
+    tree.save(link)
+    assert link.is_symlink()
+    np.testing.assert_array_equal(kdforge.load(target).data, tree.data)

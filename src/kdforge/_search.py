@@ -26,6 +26,9 @@ from .results import join_segments, sort_csr_rows
 __all__ = ["MODE_COUNT", "MODE_INDICES", "MODE_DISTANCES", "query_order", "knn", "radius",
            "box", "find_leaf", "find_point", "distance_to_node"]
 
+#: Largest pruning factor ``(1 + eps)**p``: beyond it every cell but the query's own is
+#: pruned anyway, and an infinite factor would turn a zero cell distance into NaN.
+MAX_PRUNE_FACTOR = 1e300
 #: Batches of at least this many queries on trees of at least this many points are answered
 #: in leaf order (:func:`query_order`); below, sorting costs more than it saves.
 LOCALITY_MIN_QUERIES = 2048
@@ -52,8 +55,10 @@ def knn(tree: TreeRecord, queries: np.ndarray, k: int, p: float, eps: float, bou
     ``max_leaves`` (None: exact search) runs the budgeted best-bin-first search.
     """
     metric = metric_code(p)
-    prune_factor = (1.0 + eps) if np.isinf(p) else (1.0 + eps) ** p
-    bound_reduced = to_reduced.py_func(np.float64(bound), metric, p)
+    with np.errstate(over="ignore"):  # huge eps or bounds: no pruning factor / no bound
+        prune_factor = np.float64(1.0 + eps) if np.isinf(p) else np.float64(1.0 + eps) ** p
+        bound_reduced = float(to_reduced.py_func(np.float64(bound), metric, p))
+    prune_factor = float(min(prune_factor, MAX_PRUNE_FACTOR))
     m = queries.shape[0]
     dist = np.empty((m, k), dtype=tree.tree_data.dtype)
     idx = np.empty((m, k), dtype=np.int64)
@@ -84,7 +89,8 @@ def radius(tree: TreeRecord, queries: np.ndarray, radii: np.ndarray, p: float, m
     ``MODE_DISTANCES``) each row is sorted by (distance, index).
     """
     metric = metric_code(p)
-    radii_reduced = to_reduced.py_func(radii, metric, p)
+    with np.errstate(over="ignore"):  # radii beyond the float range: no bound
+        radii_reduced = to_reduced.py_func(radii, metric, p)
     probe = np.empty(0, dtype=tree.tree_data.dtype)
     order, permuted = query_order(tree, queries)
 

@@ -95,6 +95,7 @@ import json
 import math
 import mmap as _mmap
 import os
+import stat
 import struct
 import uuid
 import zlib
@@ -407,6 +408,8 @@ def write_tree(record: TreeRecord, data: np.ndarray | None, path) -> None:
             break
         data_start = needed
     path = os.fspath(path)
+    if os.path.islink(path):  # replace the file the link points to, not the link
+        path = os.path.realpath(path)
     temporary = f"{path}.{uuid.uuid4().hex[:12]}.tmp"
     try:
         with open(temporary, "xb") as out:
@@ -506,6 +509,8 @@ def read_tree(path, mmap: bool = True, verify_checksum: bool = True,
     tree.
     """
     source = os.fspath(path)
+    if not stat.S_ISREG(os.stat(source).st_mode):  # a FIFO or a device would block or never end
+        raise TreeFileError(f"{source}: not a regular file, so not a tree file")
     with open(source, "rb") as file:
         size = os.fstat(file.fileno()).st_size
         layout, entries = _read_header(file, size, source)

@@ -113,7 +113,8 @@ def as_query_array(X, n_dims: int, dtype, name: str = "X",
     single : bool
         True when ``X`` was one point, so results should drop the leading axis.
     """
-    arr = as_real_array(X, name, dtype=dtype)
+    with np.errstate(over="ignore"):  # a float32 overflow is reported below, by name
+        arr = as_real_array(X, name, dtype=dtype)
     single = arr.ndim == 1
     if single:
         arr = arr.reshape(1, -1)
@@ -121,6 +122,12 @@ def as_query_array(X, n_dims: int, dtype, name: str = "X",
         raise ValueError(f"{name} must be 1-D (one point) or 2-D (m, d), got {arr.ndim}-D shape {arr.shape}")
     if arr.shape[1] != n_dims:
         raise ValueError(f"{name} has {arr.shape[1]} dimension(s) but {owner} has {n_dims}")
+    if arr.dtype == np.float32 and not np.isfinite(arr).all():
+        original = np.asarray(X)
+        if original.dtype != np.float32 and np.isfinite(original.astype(np.float64)).all():
+            largest = float(np.abs(original.astype(np.float64)).max())
+            raise ValueError(f"{name} has values beyond the float32 range of {owner} "
+                             f"(largest magnitude {largest:.3g} > {float(np.finfo(np.float32).max):.3g})")
     _check_finite(arr, name)
     return arr, single
 
@@ -232,9 +239,14 @@ def check_distance_upper_bound(bound) -> float:
     return bound
 
 
+#: Largest accepted ``leaf_size`` (more than any array can hold; beyond, machine integers
+#: overflow).
+MAX_LEAF_SIZE = 2**62
+
+
 def check_leaf_size(leaf_size) -> int:
-    """Return ``leaf_size`` as an int >= 1 or raise."""
-    return check_int(leaf_size, "leaf_size", minimum=1)
+    """Return ``leaf_size`` as an int in ``[1, MAX_LEAF_SIZE]`` or raise."""
+    return check_int(leaf_size, "leaf_size", minimum=1, maximum=MAX_LEAF_SIZE)
 
 
 def check_radius(r, n_queries: int) -> np.ndarray:
@@ -283,7 +295,8 @@ def check_max_leaves(max_leaves) -> int:
     """Return the leaf budget ``max_leaves`` of an approximate search as an int >= 1 or raise."""
     if not is_integer(max_leaves):
         raise TypeError(f"max_leaves must be an integer or None, got {type(max_leaves).__name__} {max_leaves!r}")
-    return check_int(max_leaves, "max_leaves", minimum=1)
+    # any budget beyond the number of leaves is exact: clamp so that kernels' integers hold it
+    return min(check_int(max_leaves, "max_leaves", minimum=1), 2**62)
 
 
 def as_box_corner(values, n_dims: int, name: str) -> np.ndarray:
