@@ -13,7 +13,6 @@ plan, so only those queries travel to that shard's worker.
 
 from __future__ import annotations
 
-import os
 from typing import NamedTuple
 
 import numpy as np
@@ -27,7 +26,7 @@ from ._partition import TopTree, assign_shards
 
 __all__ = ["Shard", "ShardInfo", "Plan", "Candidates", "split_chunk", "build_shard", "load_shard",
            "route_nearest", "route_radius", "route_all", "assemble_rows",
-           "remove_files", "SelfCandidates", "plan_second", "plan_self", "select", "shard_knn",
+           "SelfCandidates", "plan_second", "plan_self", "select", "shard_knn",
            "shard_radius", "merge_knn", "drop_self", "merge_radius", "group_counts", "slice_rows"]
 
 
@@ -335,13 +334,6 @@ def assemble_rows(start: int, stop: int, k: int, dtype: str, *pieces):
         dist[index - start] = d
         idx[index - start] = i
     return dist, idx
-
-
-def remove_files(paths) -> None:
-    """Delete shard files (missing ones are fine)."""
-    for path in paths:
-        if path is not None and os.path.exists(path):
-            os.remove(path)
 
 
 def route_all(block, n_dims: int, dtype: str, sizes: np.ndarray) -> Plan:
