@@ -55,6 +55,8 @@ KERNELS: dict[str, dict[str, tuple[str, ...]]] = {
     "brute force": {"brute": ("row_sq_norms", "knn_filter_block", "knn_scan", "radius_filter_block",
                               "radius_scan")},
     "tree file checks": {"checks": ("check_structure", "check_geometry")},
+    "pairs": {"dualtree": ("pairs_within", "count_pairs")},
+    "kernel density": {"density": ("kde_batch",)},
 }
 
 _FLOAT_ARRAY = re.compile(r"[aA]rray\((float32|float64)")
@@ -94,7 +96,7 @@ def cold_kernels(kind: str, dtype=np.float64) -> list[str]:
     ----------
     kind : str
         A key of :data:`KERNELS` ("build", "knn", "radius", "budgeted kNN", "forest", "box",
-        "node queries", "brute force", "tree file checks").
+        "node queries", "brute force", "tree file checks", "pairs", "kernel density").
     dtype : float32 or float64
         The data's dtype.
 
@@ -161,8 +163,10 @@ def compile_steps() -> list[tuple[str, Callable[[], object]]]:
     list of (str, callable)
         One ``(description, call)`` per query kind and dtype.
     """
-    from . import brute
+    from . import brute, dualtree
+    from . import sklearn as sklearn_facade
     from ._build import PARALLEL_MIN_POINTS
+    from ._kernels.density import KERNELS as DENSITY_KERNELS
     from ._kernels.select import CHUNKED_MIN_ROWS
     from ._search import LOCALITY_MIN_POINTS, LOCALITY_MIN_QUERIES
     from .forest import KDForest
@@ -228,6 +232,15 @@ def compile_steps() -> list[tuple[str, Callable[[], object]]]:
                 brute.radius(small, queries[:5], r=0.1, p=p, return_distance=True)
             NeighborIndex(small, algorithm="brute").query(queries[:5], k=3)
 
+        def pairs_and_density(small=small, queries=queries, state=state):
+            tree = state["small"]
+            dualtree.pairs(tree, None, 0.05, return_distance=True)
+            dualtree.pairs(tree, None, 0.05, p=1)
+            dualtree.count_pairs(tree, tree, np.array([0.05, 0.1]))
+            facade = sklearn_facade.KDTree(small, leaf_size=8)
+            for kernel in DENSITY_KERNELS:
+                facade.kernel_density(queries[:5], h=0.1, kernel=kernel)
+
         def save_and_load(queries=queries, state=state):
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "tree.kdf"
@@ -246,6 +259,7 @@ def compile_steps() -> list[tuple[str, Callable[[], object]]]:
             (f"forest ({name})", forest),
             (f"box and node queries ({name})", box_and_nodes),
             (f"brute force ({name})", brute_force),
+            (f"pairs and kernel density ({name})", pairs_and_density),
             (f"save, load, query a loaded tree ({name})", save_and_load),
         ]
     return steps
