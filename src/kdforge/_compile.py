@@ -33,7 +33,7 @@ __all__ = ["CompileWarning", "KERNELS", "cold_kernels", "notice_compile", "compi
 class CompileWarning(UserWarning):
     """A call is compiling Numba kernels on a cold cache (once per environment).
 
-    Silence it with ``warnings.filterwarnings("ignore", category=kdforge.CompileWarning)``
+    Silence it with ``warnings.filterwarnings("ignore", category=CompileWarning)``
     or with ``python -W ignore::UserWarning``; ``python -m kdforge compile`` compiles every
     kernel ahead of use.
     """
