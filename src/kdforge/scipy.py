@@ -12,13 +12,14 @@ exact for every query (:mod:`kdforge._periodic`).
 Deliberate differences from scipy (each one where scipy answers wrongly or crashes) are
 listed in ``docs/migrating.md``: a negative radius or ``distance_upper_bound`` finds
 nothing (scipy squares it for p=2), ``p < 1`` is an error in every method, a rank below 1
-in ``k`` is a ``ValueError`` (scipy crashes), ``eps`` is accepted and the exact answer
-returned, float32 data stays float32.
+in ``k`` is a ``ValueError`` (scipy crashes), radius queries with ``eps > 0`` return
+exactly the points within ``r * (1 + eps)``, float32 data stays float32.
 """
 
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -34,7 +35,7 @@ __all__ = ["cKDTree", "KDTree", "cKDTreeNode"]
 def _as_points(data) -> np.ndarray:
     arr = np.asarray(data)
     if arr.dtype.kind == "c":
-        raise TypeError(f"data must be real-valued, got complex dtype {arr.dtype}")
+        raise TypeError(f"KD-tree does not work with complex data (dtype {arr.dtype})")
     if arr.dtype.kind not in "fiub":
         arr = arr.astype(np.float64)  # raises ValueError/TypeError for non-numbers
     dtype = np.float32 if arr.dtype == np.float32 else np.float64
@@ -54,7 +55,24 @@ def _check_p(p) -> float:
 
 
 def _workers(workers) -> int:
-    return 1 if workers is None else v.check_workers(workers)
+    """Threads for ``workers`` (None: 1; -1: all cores, as scipy, which needs a CPU count)."""
+    if workers is None:
+        return 1
+    if v.is_integer(workers) and workers < 0 and os.cpu_count() is None:
+        raise NotImplementedError("Cannot determine the number of cpus using os.cpu_count(), "
+                                  "cannot use -1 for the number of workers")
+    return v.check_workers(workers)
+
+
+def _eps_radius(r, eps):
+    """The radius searched for an approximate (``eps > 0``) radius query: ``r * (1 + eps)``.
+
+    scipy allows every point within ``r * (1 + eps)`` (branches are "added in bulk if their
+    furthest points are nearer than r * (1 + eps)"); kdforge returns exactly those, so points
+    at distance ``r`` up to rounding are never lost. Negative radii stay negative.
+    """
+    eps = float(eps)
+    return r * (1.0 + eps) if eps > 0 else r
 
 
 def _ranks(k):
@@ -211,12 +229,31 @@ class cKDTree:
         """The root node (:class:`cKDTreeNode`); None for an empty tree."""
         return None if self._core is None else cKDTreeNode(self, 0, 0)
 
+    def _build_weights(self, weights) -> np.ndarray:
+        """Total weight of each node, nodes in depth-first pre-order (scipy's node order)."""
+        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if weights.shape[0] != self.n:
+            raise ValueError("Number of weights differ from the number of data points")
+        record = self._core.record
+        cum = np.concatenate([[0.0], np.cumsum(weights[record.idx_array])])
+        per_node = cum[record.node_end] - cum[record.node_start]
+        n_internal = record.node_start.shape[0] // 2
+        order, stack = [], [0]
+        while stack:
+            node = stack.pop()
+            order.append(node)
+            if node < n_internal:
+                stack += [2 * node + 2, 2 * node + 1]
+        return per_node[order]
+
     def __repr__(self) -> str:
         return f"kdforge.scipy.{type(self).__name__}(n={self.n}, m={self.m}, leafsize={self.leafsize})"
 
     # ------------------------------------------------------------------ helpers
     def _queries(self, x, name="x") -> np.ndarray:
         arr = np.asarray(x)
+        if arr.dtype.kind == "c":
+            raise TypeError(f"KD-tree does not work with complex data ({name} has dtype {arr.dtype})")
         if arr.dtype.kind not in "fiub":
             arr = arr.astype(np.float64)
         arr = np.ascontiguousarray(arr, dtype=self.data.dtype)
@@ -321,7 +358,8 @@ class cKDTree:
             Radius, broadcast against ``x.shape[:-1]``. A negative radius finds nothing.
         p : float, 1 <= p <= infinity
         eps : nonnegative float
-            Accepted; the exact answer is returned (it meets every tolerance).
+            Approximate search: every point within ``r * (1 + eps)`` is returned (the
+            widest answer scipy's definition allows; 0: exactly the points within ``r``).
         workers : int, optional
         return_sorted : bool, optional
             Sort each list by index. None: sort for several points, not for one.
@@ -340,7 +378,7 @@ class cKDTree:
         radii = np.asarray(r, dtype=np.float64)
         if np.isnan(radii).any():
             raise ValueError("r must not be NaN")
-        radii = np.ascontiguousarray(np.broadcast_to(radii, lead)).reshape(-1)
+        radii = _eps_radius(np.ascontiguousarray(np.broadcast_to(radii, lead)).reshape(-1), eps)
         flat = queries.reshape(-1, self.m)
         if self._core is None or flat.shape[0] == 0:
             indptr = np.zeros(flat.shape[0] + 1, dtype=np.int64)
@@ -389,8 +427,8 @@ class cKDTree:
         """
         other = self._other(other, "query_ball_tree")
         p = _check_p(p)
-        workers = v.check_workers(workers)
-        left, right, _ = self._pair_arrays(other, r, p, False, False, workers)
+        workers = _workers(workers)
+        left, right, _ = self._pair_arrays(other, _eps_radius(r, eps), p, False, False, workers)
         order = np.lexsort((right, left))
         counts = np.bincount(left, minlength=self.n)
         bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
@@ -408,8 +446,8 @@ class cKDTree:
         if output_type not in ("set", "ndarray"):
             raise ValueError("Invalid output type")
         p = _check_p(p)
-        workers = v.check_workers(workers)
-        left, right, _ = self._pair_arrays(self, r, p, True, False, workers)
+        workers = _workers(workers)
+        left, right, _ = self._pair_arrays(self, _eps_radius(r, eps), p, True, False, workers)
         i = np.minimum(left, right)
         j = np.maximum(left, right)
         if output_type == "set":
@@ -440,7 +478,7 @@ class cKDTree:
         """
         other = self._other(other, "count_neighbors")
         p = _check_p(p)
-        workers = v.check_workers(workers)
+        workers = _workers(workers)
         radii = np.asarray(r, dtype=np.float64)
         if radii.ndim > 1:
             raise ValueError("r must be either a single value or a one-dimensional array of values")
@@ -508,7 +546,7 @@ class cKDTree:
             raise ValueError("Invalid output type")
         other = self._other(other, "sparse_distance_matrix")
         p = _check_p(p)
-        workers = v.check_workers(workers)
+        workers = _workers(workers)
         left, right, distances = self._pair_arrays(other, max_distance, p, False, True, workers)
         distances = distances.astype(np.float64, copy=False)
         if output_type == "dict":
@@ -533,19 +571,28 @@ class KDTree(cKDTree):
     class node:
         """Base of the node views (scipy's ``KDTree.node``)."""
 
-        def __init__(self, view: cKDTreeNode):
-            self._view = view
-            self.children = view.children
+        def __init__(self, view: cKDTreeNode | None = None):
+            self._node = view
+            self.children = 0 if view is None else view.children
 
         def __lt__(self, other):
             return id(self) < id(other)
+
+        def __gt__(self, other):
+            return id(self) > id(other)
+
+        def __le__(self, other):
+            return id(self) <= id(other)
+
+        def __ge__(self, other):
+            return id(self) >= id(other)
 
     class leafnode(node):
         """A leaf: ``idx`` holds the original indices of its points."""
 
         @property
         def idx(self) -> np.ndarray:
-            return self._view.indices
+            return self._node.indices
 
     class innernode(node):
         """An inner node: ``split_dim``, ``split`` and the children ``less`` / ``greater``."""
@@ -557,11 +604,11 @@ class KDTree(cKDTree):
 
         @property
         def less(self):
-            return KDTree._wrap(self._view.lesser)
+            return KDTree._wrap(self._node.lesser)
 
         @property
         def greater(self):
-            return KDTree._wrap(self._view.greater)
+            return KDTree._wrap(self._node.greater)
 
     @staticmethod
     def _wrap(view: cKDTreeNode):
@@ -570,6 +617,14 @@ class KDTree(cKDTree):
     def __init__(self, data, leafsize=10, compact_nodes=True, copy_data=False,
                  balanced_tree=True, boxsize=None):
         super().__init__(data, leafsize, compact_nodes, copy_data, balanced_tree, boxsize)
+
+    def query(self, x, k=1, eps=0.0, p=2.0, distance_upper_bound=np.inf, workers=1):
+        """As :meth:`cKDTree.query`; one point and a scalar ``k == 1`` give a float and an
+        ``np.intp`` (scipy's ``KDTree``), and ``k=None`` is a ``ValueError``."""
+        if k is None:
+            raise ValueError("k must be an integer or a sequence of integers")
+        d, i = super().query(x, k, eps, p, distance_upper_bound, workers)
+        return (d, np.intp(i)) if isinstance(i, int) else (d, i)
 
     @property
     def tree(self):
