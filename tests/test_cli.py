@@ -78,3 +78,12 @@ def test_notice_compile_warns_once_on_a_cold_cache(tmp_path):
                               capture_output=True, text=True, timeout=120)
     assert silenced.stdout.split() == ["True", "False", "False"] and silenced.stderr == ""
 
+
+
+def test_python_dash_m_runs_the_command():
+    done = subprocess.run([sys.executable, "-m", "kdforge", "--version"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("kdforge ")
+    done = subprocess.run([sys.executable, "-m", "kdforge", "compile", "--progress", "--no-progress"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "not allowed with argument" in done.stderr
