@@ -33,6 +33,22 @@ def _run_demo(args: argparse.Namespace) -> int:
 def check_query_word(word: str, words: list[str], vectors, k: int) -> int:
     """Row of ``word`` in ``words``, checked before any index is built.
 
+    Parameters
+    ----------
+    word : str
+        The query word.
+    words : list of str
+        The vocabulary (its first occurrence of a word is the one looked up).
+    vectors : array_like of shape (len(words), d)
+        The word vectors, used only to suggest spellings.
+    k : int
+        Number of similar words asked for.
+
+    Returns
+    -------
+    int
+        The row of ``word``.
+
     Raises
     ------
     ValueError
