@@ -323,3 +323,38 @@ def test_save_through_a_symlink_replaces_its_target(tmp_path):
     tree.save(link)
     assert link.is_symlink()
     np.testing.assert_array_equal(kdforge.load(target).data, tree.data)
+
+
+# ---------------------------------------------------------------------- result memory
+def test_max_results_stops_a_radius_query_that_would_be_too_large():
+    tree = make_tree(n=20_000)
+    queries = np.random.default_rng(11).random((20_000, 3))
+    answer = tree.query_radius_csr(queries, 0.1)
+    total = int(answer.indptr[-1])
+    for workers in (1, 2):
+        same = tree.query_radius_csr(queries, 0.1, max_results=total, workers=workers)
+        np.testing.assert_array_equal(same.indices, answer.indices)
+        with pytest.raises(kdforge.ResultSizeError, match="max_results=1000") as error:
+            tree.query_radius(queries, 0.1, max_results=1000, workers=workers)
+        assert error.value.found > 1000 and error.value.found < total  # stopped early
+    counts = tree.query_radius(queries, 0.1, count_only=True, max_results=0)
+    assert counts.sum() == total
+    with pytest.raises(ValueError, match="max_results"):
+        tree.query_radius(queries, 0.1, max_results=-1)
+
+
+def test_radius_chunks_give_the_whole_answer_in_blocks():
+    tree = make_tree(n=5000)
+    queries = np.random.default_rng(12).random((1234, 3))
+    whole = tree.query_radius_csr(queries, 0.08, return_distance=True, sort_results=True)
+    starts, indices, distances, counts = [], [], [], []
+    for start, block in tree.query_radius_chunks(queries, 0.08, queries_per_chunk=100,
+                                                 return_distance=True, sort_results=True):
+        starts.append(start)
+        indices.append(block.indices)
+        distances.append(block.distances)
+        counts.append(block.counts)
+    assert starts == list(range(0, 1234, 100))
+    np.testing.assert_array_equal(np.concatenate(indices), whole.indices)
+    np.testing.assert_array_equal(np.concatenate(distances), whole.distances)
+    np.testing.assert_array_equal(np.concatenate(counts), whole.counts)

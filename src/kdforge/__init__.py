@@ -22,7 +22,7 @@ from .index import NeighborIndex
 from .io import load
 from .nodes import NodeIdError
 from .record import DEFAULT_LEAF_SIZE, INDEX_INT32_LIMIT, TreeRecord
-from .results import NeighborsCSR, RadiusNeighbors
+from .results import NeighborsCSR, RadiusNeighbors, ResultSizeError
 from .tree import KDTree
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "TreeRecord",
     "NeighborsCSR",
     "RadiusNeighbors",
+    "ResultSizeError",
     "NodeIdError",
     "TreeFileError",
     "load",

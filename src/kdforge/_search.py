@@ -10,6 +10,8 @@ twice.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ._kernels.bbf import bbf_batch, identity_frames, stack_of_tree
@@ -21,7 +23,7 @@ from ._kernels.radius import MODE_COUNT, MODE_DISTANCES, MODE_INDICES, radius_ba
 from ._kernels.traversal import find_leaf_batch, leaf_order
 from ._parallel import run_chunked
 from .record import TreeRecord
-from .results import join_segments, sort_csr_rows
+from .results import ResultSizeError, join_segments, sort_csr_rows
 
 __all__ = ["MODE_COUNT", "MODE_INDICES", "MODE_DISTANCES", "query_order", "knn", "radius",
            "box", "find_leaf", "find_point", "distance_to_node"]
@@ -81,12 +83,14 @@ def knn(tree: TreeRecord, queries: np.ndarray, k: int, p: float, eps: float, bou
 
 
 def radius(tree: TreeRecord, queries: np.ndarray, radii: np.ndarray, p: float, mode: int,
-           sort_results: bool, workers: int):
+           sort_results: bool, workers: int, max_results: int | None = None):
     """Neighbours within ``radii`` in CSR form: ``(indptr, indices, distances)``.
 
     ``mode`` is ``MODE_COUNT`` (``indices`` and ``distances`` None), ``MODE_INDICES``
     (``distances`` None) or ``MODE_DISTANCES``. With ``sort_results`` (needs
-    ``MODE_DISTANCES``) each row is sorted by (distance, index).
+    ``MODE_DISTANCES``) each row is sorted by (distance, index). With ``max_results``, a
+    :class:`~kdforge.results.ResultSizeError` stops the search as soon as more neighbours
+    than that are found (counts alone are never limited).
     """
     metric = metric_code(p)
     with np.errstate(over="ignore"):  # radii beyond the float range: no bound
@@ -94,9 +98,18 @@ def radius(tree: TreeRecord, queries: np.ndarray, radii: np.ndarray, p: float, m
     probe = np.empty(0, dtype=tree.tree_data.dtype)
     order, permuted = query_order(tree, queries)
 
+    found = [0]
+    lock = threading.Lock()
+
     def task(start, stop):
-        return radius_batch(tree, queries, order[start:stop], radii_reduced, metric, p, mode,
+        part = radius_batch(tree, queries, order[start:stop], radii_reduced, metric, p, mode,
                             probe)
+        if max_results is not None and mode != MODE_COUNT:
+            with lock:
+                found[0] += part[1].shape[0]
+                if found[0] > max_results:
+                    raise ResultSizeError(max_results, found[0], "KDTree radius query")
+        return part
 
     parts = run_chunked(task, queries.shape[0], workers)
     values = [] if mode == MODE_COUNT else [[part[1] for part in parts]]

@@ -17,7 +17,23 @@ import numpy as np
 from ._kernels.results import group_segments, sort_rows
 from ._parallel import run_chunked
 
-__all__ = ["NeighborsCSR", "RadiusNeighbors", "join_segments", "sort_csr_rows", "split_rows"]
+__all__ = ["NeighborsCSR", "RadiusNeighbors", "ResultSizeError", "join_segments", "sort_csr_rows",
+           "split_rows"]
+
+
+class ResultSizeError(ValueError):
+    """An answer with more neighbours than the caller's ``max_results`` allows.
+
+    Raised as soon as the count passes the limit, before memory for the rest of the answer
+    is taken. Attributes: ``limit`` and ``found`` (neighbours found when it was raised).
+    """
+
+    def __init__(self, limit: int, found: int, what: str):
+        self.limit = limit
+        self.found = found
+        super().__init__(f"{what}: the answer has more than max_results={limit} neighbours (at "
+                         f"least {found}); raise max_results, or take the answer in blocks "
+                         "(KDTree.query_radius_chunks)")
 
 
 class NeighborsCSR(NamedTuple):

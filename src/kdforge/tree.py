@@ -319,12 +319,14 @@ class KDTree:
             dist, idx = dist[0], idx[0]
         return (dist, idx) if return_distance else idx
 
-    def _radius(self, X, r, p, return_distance, sort_results, count_only, workers):
+    def _radius(self, X, r, p, return_distance, sort_results, count_only, workers,
+                max_results=None):
         """Validate a radius query and run it: ``(single, indptr, indices, distances)``."""
         queries, single = v.as_query_array(X, self.n_dims, self.dtype)
         radii = v.check_radius(r, queries.shape[0])
         p = v.check_p(p)
         workers = v.check_workers(workers)
+        max_results = v.check_int(max_results, "max_results", minimum=0, allow_none=True)
         if count_only:
             mode = _search.MODE_COUNT
         elif return_distance or sort_results:
@@ -332,10 +334,12 @@ class KDTree:
         else:
             mode = _search.MODE_INDICES
         indptr, indices, distances = _search.radius(self._record, queries, radii, p, mode,
-                                                    sort_results and not count_only, workers)
+                                                    sort_results and not count_only, workers,
+                                                    max_results)
         return single, indptr, indices, distances
 
-    def query_radius_csr(self, X, r, *, p=2, return_distance=False, sort_results=False, workers=1):
+    def query_radius_csr(self, X, r, *, p=2, return_distance=False, sort_results=False, workers=1,
+                         max_results=None):
         """Find all points within distance ``r`` of each query, in compact CSR form.
 
         Parameters are those of :meth:`query_radius`.
@@ -346,11 +350,40 @@ class KDTree:
             ``(indptr, indices, distances)``; ``distances`` is None unless requested.
         """
         _, indptr, indices, distances = self._radius(X, r, p, bool(return_distance),
-                                                     bool(sort_results), False, workers)
+                                                     bool(sort_results), False, workers,
+                                                     max_results)
         return NeighborsCSR(indptr, indices, distances if return_distance else None)
 
+    def query_radius_chunks(self, X, r, *, queries_per_chunk=65536, p=2, return_distance=False,
+                            sort_results=False, workers=1):
+        """Radius search in blocks of queries, for answers too large to hold at once.
+
+        Parameters are those of :meth:`query_radius`, and ``queries_per_chunk``: how many
+        queries each block answers. The queries and radii are checked once, up front.
+
+        Yields
+        ------
+        start : int
+            The first query of the block.
+        block : NeighborsCSR
+            The neighbours of queries ``start .. start + len(block.indptr) - 2``, as
+            :meth:`query_radius_csr` gives them.
+        """
+        queries, _ = v.as_query_array(X, self.n_dims, self.dtype)
+        radii = v.check_radius(r, queries.shape[0])
+        p = v.check_p(p)
+        workers = v.check_workers(workers)
+        step = v.check_int(queries_per_chunk, "queries_per_chunk", minimum=1)
+        mode = _search.MODE_DISTANCES if (return_distance or sort_results) else _search.MODE_INDICES
+        for start in range(0, queries.shape[0], step):
+            stop = min(start + step, queries.shape[0])
+            indptr, indices, distances = _search.radius(self._record, queries[start:stop],
+                                                        radii[start:stop], p, mode,
+                                                        bool(sort_results), workers)
+            yield start, NeighborsCSR(indptr, indices, distances if return_distance else None)
+
     def query_radius(self, X, r, *, p=2, return_distance=False, count_only=False,
-                     sort_results=False, workers=1):
+                     sort_results=False, workers=1, max_results=None):
         """Find all points within distance ``r`` of each query point.
 
         Parameters
@@ -371,6 +404,11 @@ class KDTree:
             otherwise they come in tree order.
         workers : int, default 1
             Threads to split the batch over; -1 uses all cores.
+        max_results : int, optional
+            Largest number of neighbours (over all queries) the caller accepts: a
+            :class:`~kdforge.results.ResultSizeError` is raised as soon as more are found,
+            before memory for the rest of the answer is taken. Ignored with
+            ``count_only``. See :meth:`query_radius_chunks` for answers taken in blocks.
 
         Returns
         -------
@@ -384,7 +422,7 @@ class KDTree:
             raise ValueError("count_only and return_distance cannot both be True")
         single, indptr, indices, distances = self._radius(X, r, p, bool(return_distance),
                                                           bool(sort_results), bool(count_only),
-                                                          workers)
+                                                          workers, max_results)
         if count_only:
             counts = np.diff(indptr)
             return counts[0] if single else counts

@@ -100,4 +100,5 @@ def radius_batch(tree, queries, order, radii_reduced, metric, p, mode, dist_dtyp
                                                   log_value, n_log, factor, radius)
         counts[position] = total - first
     n_distances = total if mode == MODE_DISTANCES else 0
-    return counts, indices[:total], distances[:n_distances]
+    # exact-size copies: a grown buffer may be up to twice the chunk's answer
+    return counts, indices[:total].copy(), distances[:n_distances].copy()
