@@ -61,6 +61,7 @@ from ._kernels.select import (
     select_rows,
     swap_misplaced,
 )
+from ._compile import notice_compile
 from ._parallel import on_pool_thread, run_calls, run_lanes
 from .record import (
     SPLIT_MAX_SPREAD,
@@ -301,6 +302,7 @@ def build_record(data: np.ndarray, leaf_size: int, split_rule: int, division: in
         Indices are int32 up to ``INDEX_INT32_LIMIT`` points, int64 beyond.
     """
     n_points = data.shape[0]
+    notice_compile("build", data.dtype)
     bar = _progress_bar(n_points) if progress else None
     build = _Build(data, leaf_size, split_rule, division)
     if n_points < PARALLEL_MIN_POINTS or on_pool_thread():

@@ -21,6 +21,7 @@ from ._kernels.knn import knn_batch
 from ._kernels.locate import box_distance_pairs, find_point_batch
 from ._kernels.radius import MODE_COUNT, MODE_DISTANCES, MODE_INDICES, radius_batch
 from ._kernels.traversal import find_leaf_batch, leaf_order
+from ._compile import notice_compile
 from ._parallel import run_chunked
 from .record import TreeRecord
 from .results import ResultSizeError, join_segments, sort_csr_rows
@@ -62,6 +63,7 @@ def knn(tree: TreeRecord, queries: np.ndarray, k: int, p: float, eps: float, bou
         bound_reduced = float(to_reduced.py_func(np.float64(bound), metric, p))
     prune_factor = float(min(prune_factor, MAX_PRUNE_FACTOR))
     m = queries.shape[0]
+    notice_compile("knn" if max_leaves is None else "budgeted kNN", tree.tree_data.dtype)
     dist = np.empty((m, k), dtype=tree.tree_data.dtype)
     idx = np.empty((m, k), dtype=np.int64)
     order, _ = query_order(tree, queries)
@@ -95,6 +97,7 @@ def radius(tree: TreeRecord, queries: np.ndarray, radii: np.ndarray, p: float, m
     metric = metric_code(p)
     with np.errstate(over="ignore"):  # radii beyond the float range: no bound
         radii_reduced = to_reduced.py_func(radii, metric, p)
+    notice_compile("radius", tree.tree_data.dtype)
     probe = np.empty(0, dtype=tree.tree_data.dtype)
     order, permuted = query_order(tree, queries)
 
@@ -126,6 +129,7 @@ def radius(tree: TreeRecord, queries: np.ndarray, radii: np.ndarray, p: float, m
 
 def box(tree: TreeRecord, lo: np.ndarray, hi: np.ndarray, sort_results: bool, workers: int):
     """Points inside each closed box ``[lo[i], hi[i]]`` (float64, (m, d)): ``(indptr, indices)``."""
+    notice_compile("box", tree.tree_data.dtype)
 
     def task(start, stop):
         return box_query_batch(tree, lo[start:stop], hi[start:stop])
@@ -140,6 +144,7 @@ def box(tree: TreeRecord, lo: np.ndarray, hi: np.ndarray, sort_results: bool, wo
 
 def find_leaf(tree: TreeRecord, queries: np.ndarray, workers: int) -> np.ndarray:
     """Leaf whose cell contains each query, int64 of shape (m,)."""
+    notice_compile("node queries", tree.tree_data.dtype)
     out = np.empty(queries.shape[0], dtype=np.int64)
 
     def task(start, stop):

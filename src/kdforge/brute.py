@@ -73,6 +73,7 @@ from ._kernels.brute import (
 )
 from ._kernels.distance import metric_code, to_reduced, from_reduced
 from ._kernels.heaps import sort_heap_rows
+from ._compile import notice_compile
 from ._parallel import MIN_CHUNK, run_chunked
 from .results import join_segments, sort_csr_rows
 
@@ -228,6 +229,7 @@ def knn(data, X, k=1, *, p=2, workers=1, chunk_size=None, sort_results=True):
 def _knn(data, queries, k, p, workers, sort_results, query_block=None):
     """:func:`knn` on validated arguments (queries 2-D in the dtype of ``data``)."""
     query_block = DEFAULT_QUERY_BLOCK if query_block is None else query_block
+    notice_compile("brute force", data.dtype)
     metric = metric_code(p)
     m = queries.shape[0]
     keys = np.full((m, k), np.inf, dtype=np.float64)
@@ -307,6 +309,7 @@ def radius(data, X, r, *, p=2, return_distance=False, sort_results=False, worker
 
 def _radius(data, queries, radii, p, workers, sort_results):
     """:func:`radius` on validated arguments: ``(indptr, indices, float64 distances)``."""
+    notice_compile("brute force", data.dtype)
     metric = metric_code(p)
     m = queries.shape[0]
     # Points are compared in reduced form, exactly as the tree does.
