@@ -36,7 +36,7 @@ try:
 except ImportError as error:  # pragma: no cover - scikit-learn is a test dependency
     raise ImportError("kdforge.sklearn needs scikit-learn: pip install scikit-learn") from error
 
-__all__ = ["KDTree", "KDTreeTransformer", "KDTreeRadiusTransformer", "VALID_METRICS"]
+__all__ = ["KDTree", "KDTree32", "KDTree64", "KDTreeTransformer", "KDTreeRadiusTransformer", "VALID_METRICS"]
 
 #: Metric names and the Minkowski order each stands for (None: the ``p`` argument).
 _METRIC_P = {"euclidean": 2.0, "l2": 2.0, "minkowski": None, "p": None, "manhattan": 1.0,
@@ -91,7 +91,7 @@ def _log_kernel_norm(h: float, d: int, kernel: str) -> float:
     return -factor - d * math.log(h)
 
 
-class KDTree:
+class _KDTreeBase:
     """KDTree for fast generalized N-point problems, with the API of scikit-learn's.
 
     Parameters
@@ -115,6 +115,8 @@ class KDTree:
     """
 
     valid_metrics = VALID_METRICS
+    #: dtype the points are converted to (None: float32 stays float32, others float64).
+    _dtype = None
 
     def __init__(self, X, leaf_size=40, metric="minkowski", **kwargs):
         p = kwargs.pop("p", 2)
@@ -124,7 +126,7 @@ class KDTree:
             raise TypeError(f"KDTree got unexpected keyword argument(s) {sorted(kwargs)}")
         if not isinstance(metric, str) or metric not in _METRIC_P:
             raise ValueError(f"Unrecognized metric '{metric}'")
-        self.data = _as_2d(X)
+        self.data = _as_2d(X, dtype=self._dtype)
         n, d = self.data.shape
         if n == 0:
             raise ValueError(f"Found array with 0 sample(s) (shape={self.data.shape}) while a "
@@ -309,7 +311,7 @@ class KDTree:
 
         Returns
         -------
-        float64 ndarray of shape (m,)
+        ndarray of shape (m,), the tree's dtype (sums accumulate in float64)
         """
         if kernel not in KERNELS:
             raise ValueError(f"kernel = '{kernel}' not recognized")
@@ -339,7 +341,8 @@ class KDTree:
         run_chunked(task, queries.shape[0], workers)
         with np.errstate(divide="ignore"):
             log_density = np.log(out) + log_norm
-        return log_density if return_log else np.exp(log_density)
+        density = log_density if return_log else np.exp(log_density)
+        return density.astype(self.data.dtype, copy=False)
 
     def two_point_correlation(self, X, r, dualtree=False, *, workers=1):
         """Number of pairs (x in X, y in the tree) within each radius of ``r`` (dual-tree).
@@ -362,6 +365,28 @@ class KDTree:
             out[valid] = _counts(other, self._core.record, radii[valid], self.p, None, None,
                                  self._periods, workers)
         return np.rint(out).astype(np.intp)
+
+
+class KDTree64(_KDTreeBase):
+    """scikit-learn's ``KDTree64``: the points are stored as float64."""
+
+    _dtype = np.float64
+
+
+class KDTree32(_KDTreeBase):
+    """scikit-learn's ``KDTree32``: the points are stored as float32."""
+
+    _dtype = np.float32
+
+
+class KDTree(KDTree64):
+    """KDTree for fast generalized N-point problems, with the API of scikit-learn's.
+
+    As scikit-learn's ``KDTree`` (a ``KDTree64``), except that float32 data stays float32.
+    See :class:`_KDTreeBase` for the parameters.
+    """
+
+    _dtype = None
 
 
 class _NeighborsGraphTransformer(TransformerMixin, BaseEstimator):
