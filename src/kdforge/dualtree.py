@@ -26,7 +26,7 @@ from ._parallel import chunk_bounds, run_chunked
 from .record import DIVISION_MEDIAN, TreeRecord
 from .results import NeighborsCSR
 
-__all__ = ["frontier", "pairs", "iter_pairs", "pairs_csr", "count_pairs"]
+__all__ = ["frontier", "pairs", "iter_pairs", "pairs_csr", "count_pairs", "pair_order"]
 
 #: Nodes per thread chunk of the frontier, so that run_chunked splits it (its MIN_CHUNK).
 FRONTIER_NODES_PER_WORKER = 1024
@@ -44,6 +44,12 @@ def frontier(tree: TreeRecord, workers: int) -> tuple[int, int]:
     wanted = int(np.ceil(np.log2(workers * FRONTIER_NODES_PER_WORKER)))
     level = min(deepest, wanted)
     return (1 << level) - 1, (2 << level) - 1
+
+
+def pair_order(left: np.ndarray, right: np.ndarray, n_right: int) -> np.ndarray:
+    """Permutation sorting pairs by ``(left, right)`` (one int64 key: ``np.lexsort`` on two
+    keys is ~10x slower)."""
+    return np.argsort(left * np.int64(max(n_right, 1)) + right, kind="stable")
 
 
 def _no_periods(n_dims: int) -> np.ndarray:
@@ -207,7 +213,7 @@ def pairs(tree, other=None, r=0.0, *, p=2, return_distance=False, workers=1):
                             workers=workers))
     left = np.concatenate([part[0] for part in parts])
     right = np.concatenate([part[1] for part in parts])
-    order = np.lexsort((right, left))
+    order = pair_order(left, right, (tree if other is None else other).n_points)
     out = (left[order], right[order])
     if return_distance:
         out = out + (np.concatenate([part[2] for part in parts])[order],)
@@ -228,7 +234,7 @@ def pairs_csr(tree, other=None, r=0.0, *, p=2, return_distance=False, workers=1)
         left, right = np.concatenate([left, right]), np.concatenate([right, left])
         if distances is not None:
             distances = np.concatenate([distances, distances])
-        order = np.lexsort((right, left))
+        order = pair_order(left, right, tree.n_points)
         left, right = left[order], right[order]
         distances = distances[order] if distances is not None else None
     indptr = np.zeros(tree.n_points + 1, dtype=np.int64)

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _periodic
 from . import _validation as v
-from .dualtree import _counts, _pairs
+from .dualtree import _counts, _pairs, pair_order
 from .results import sort_csr_rows
 from .tree import KDTree as _CoreTree
 
@@ -429,7 +429,7 @@ class cKDTree:
         p = _check_p(p)
         workers = _workers(workers)
         left, right, _ = self._pair_arrays(other, _eps_radius(r, eps), p, False, False, workers)
-        order = np.lexsort((right, left))
+        order = pair_order(left, right, other.n)
         counts = np.bincount(left, minlength=self.n)
         bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
         values = right[order].tolist()
@@ -452,7 +452,7 @@ class cKDTree:
         j = np.maximum(left, right)
         if output_type == "set":
             return set(zip(i.tolist(), j.tolist()))
-        order = np.lexsort((j, i))
+        order = pair_order(i, j, self.n)
         return np.stack([i[order], j[order]], axis=1).astype(np.intp, copy=False).reshape(-1, 2)
 
     def count_neighbors(self, other, r, p=2.0, weights=None, cumulative=True, *, workers=1):
