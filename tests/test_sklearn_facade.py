@@ -212,3 +212,30 @@ def test_pipelines_before_isomap_and_dbscan():
     labels = make_pipeline(ksk.KDTreeRadiusTransformer(radius=0.1),
                            DBSCAN(eps=0.1, metric="precomputed")).fit(X)[-1].labels_
     assert np.array_equal(labels, DBSCAN(eps=0.1).fit(X).labels_)
+
+
+def test_kdtree32_and_kdtree64_store_their_dtype():
+    data = np.random.default_rng(6).random((100, 3))
+    assert issubclass(ksk.KDTree, ksk.KDTree64)
+    assert ksk.KDTree64(data.astype(np.float32)).data.dtype == np.float64
+    tree32 = ksk.KDTree32(data)
+    assert tree32.data.dtype == np.float32
+    assert tree32.query(data[:4], 2)[0].dtype == np.float32
+    assert tree32.kernel_density(data[:4], 0.2).dtype == np.float32
+
+
+def test_periodic_radius_distances_extension():
+    rng = np.random.default_rng(7)
+    data = rng.random((300, 2)) * [1.0, 2.0]
+    queries = rng.random((20, 2)) * [1.0, 2.0]
+    tree = ksk.KDTree(data, boxsize=[1.0, 0.0])  # x periodic, y not
+    ind, dist = tree.query_radius(queries, 0.3, return_distance=True, sort_results=True)
+    diff = np.abs(queries[:, None] - data[None])
+    diff[..., 0] = np.minimum(diff[..., 0], 1.0 - diff[..., 0])
+    full = np.sqrt((diff ** 2).sum(axis=2))
+    for row, (a, d) in enumerate(zip(ind, dist)):
+        assert sorted(a.tolist()) == np.flatnonzero(full[row] <= 0.3).tolist()
+        np.testing.assert_allclose(d, full[row, a], rtol=1e-12)
+        assert np.all(np.diff(d) >= 0)
+    with pytest.raises(ValueError):
+        ksk.KDTree(data, boxsize=1.0)  # y values beyond the box
