@@ -27,7 +27,7 @@ from ._kernels.density import KERNELS, kde_batch
 from ._kernels.distance import metric_code
 from ._parallel import run_chunked
 from .dualtree import _counts
-from .results import split_rows
+from .results import sort_csr_rows, split_rows
 from .tree import KDTree as _CoreTree
 
 try:
@@ -280,8 +280,6 @@ class _KDTreeBase:
             return np.diff(csr.indptr).astype(np.intp)
         indices = csr.indices.astype(np.intp, copy=False)
         if sort_results:
-            from .results import sort_csr_rows
-
             indices = indices.copy()
             distances = csr.distances.copy()
             sort_csr_rows(csr.indptr, indices, distances, workers)
