@@ -24,13 +24,20 @@ def segments(draw):
 
 @settings(max_examples=200, deadline=None)
 @given(case=segments())
-def test_group_segments_matches_the_twin(case):
+def test_segment_placement_matches_the_twin(case):
+    """``segment_indptr`` + ``place_segments`` over the chunks of a batch, in any cut."""
     rows, counts, values, n_rows = case
-    indptr, grouped = results.group_segments(rows, counts, values, n_rows)
+    indptr = results.segment_indptr(rows, counts, n_rows)
+    out = np.empty(values.shape[0], dtype=values.dtype)
+    fill = indptr[:-1].copy()
+    cut = rows.shape[0] // 2  # two chunks: segments [0, cut) and [cut, end)
+    middle = int(counts[:cut].sum())
+    results.place_segments(rows[:cut], counts[:cut], values[:middle], fill, out)
+    results.place_segments(rows[cut:], counts[cut:], values[middle:], fill, out)
     expected_indptr, expected = naive.group_segments(rows, counts, values, n_rows)
     np.testing.assert_array_equal(indptr, expected_indptr)
-    assert grouped.dtype == values.dtype
-    np.testing.assert_array_equal(grouped, expected)
+    np.testing.assert_array_equal(fill, expected_indptr[1:])
+    np.testing.assert_array_equal(out, expected)
 
 
 @st.composite

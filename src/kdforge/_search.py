@@ -115,11 +115,14 @@ def radius(tree: TreeRecord, queries: np.ndarray, radii: np.ndarray, p: float, m
         return part
 
     parts = run_chunked(task, queries.shape[0], workers)
+    counts = [part[0] for part in parts]
     values = [] if mode == MODE_COUNT else [[part[1] for part in parts]]
     if mode == MODE_DISTANCES:
         values.append([part[2] for part in parts])
-    indptr, grouped = join_segments(queries.shape[0], [part[0] for part in parts], values,
-                                    [order] if permuted else None)
+    del parts  # join_segments frees each chunk once copied
+    starts = np.cumsum([0] + [c.shape[0] for c in counts])
+    segment_rows = [order[a:b] for a, b in zip(starts[:-1], starts[1:])] if permuted else None
+    indptr, grouped = join_segments(queries.shape[0], counts, values, segment_rows)
     indices = grouped[0] if mode != MODE_COUNT else None
     distances = grouped[1] if mode == MODE_DISTANCES else None
     if sort_results and mode == MODE_DISTANCES:

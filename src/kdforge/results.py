@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._kernels.results import group_segments, sort_rows
+from ._kernels.results import place_segments, segment_indptr, sort_rows
 from ._parallel import run_chunked
 
 __all__ = ["NeighborsCSR", "RadiusNeighbors", "ResultSizeError", "join_segments", "sort_csr_rows",
@@ -72,12 +72,8 @@ class NeighborsCSR(NamedTuple):
 RadiusNeighbors = NeighborsCSR
 
 
-def _concatenate(parts: list) -> np.ndarray:
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
 def join_segments(n_rows: int, counts: list, values: list, segment_rows: list | None = None):
-    """CSR rows in query order from the segments of kernel chunks.
+    """CSR rows in query order from the segments of kernel chunks, freeing chunks as it goes.
 
     Parameters
     ----------
@@ -87,10 +83,13 @@ def join_segments(n_rows: int, counts: list, values: list, segment_rows: list | 
         Per chunk, the length of each of its segments, in processing order.
     values : list of lists of arrays
         ``values[v][c]``: chunk ``c``'s concatenated segments of the ``v``-th value array
-        (indices, then distances, ...). All value arrays are grouped alike.
+        (indices, then distances, ...). All value arrays are grouped alike. Each chunk's
+        entry is set to None once it is copied: when the caller keeps no other reference,
+        its memory is freed at once, so the answer is never held twice (a new array's pages
+        are only taken as they are written).
     segment_rows : list of int64 arrays, optional
         Per chunk, the query of each segment. None: the chunks hold one segment per query,
-        queries ``0 .. n_rows - 1`` in order (then joining is a concatenation).
+        queries ``0 .. n_rows - 1`` in order.
 
     Returns
     -------
@@ -98,20 +97,33 @@ def join_segments(n_rows: int, counts: list, values: list, segment_rows: list | 
     grouped : list of arrays
         Each value array with its rows in query order.
     """
-    all_counts = _concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
-    joined = [_concatenate(parts) for parts in values]
+    chunk_counts = [np.asarray(c, dtype=np.int64) for c in counts]
     if segment_rows is None:
         indptr = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(all_counts, out=indptr[1:])
-        return indptr, joined
-    rows = _concatenate(segment_rows)
+        if chunk_counts:
+            np.cumsum(np.concatenate(chunk_counts), out=indptr[1:])
+    else:
+        rows = [np.asarray(r, dtype=np.int64) for r in segment_rows]
+        indptr = segment_indptr(np.concatenate(rows) if rows else np.zeros(0, np.int64),
+                                np.concatenate(chunk_counts) if chunk_counts else
+                                np.zeros(0, np.int64), n_rows)
     grouped = []
-    indptr = None
-    for arr in joined:
-        indptr, arr = group_segments(rows, all_counts, arr, n_rows)
-        grouped.append(arr)
-    if indptr is None:
-        indptr, _ = group_segments(rows, all_counts, np.empty(0, dtype=np.int64), n_rows)
+    for parts in values:
+        dtype = parts[0].dtype if parts else np.dtype(np.int64)
+        out = np.empty(int(indptr[-1]), dtype=dtype)
+        if segment_rows is None:
+            position = 0
+            for c in range(len(parts)):
+                part = parts[c]
+                out[position:position + part.shape[0]] = part
+                position += part.shape[0]
+                parts[c] = None
+        else:
+            fill = indptr[:-1].copy()
+            for c in range(len(parts)):
+                place_segments(rows[c], chunk_counts[c], parts[c], fill, out)
+                parts[c] = None
+        grouped.append(out)
     return indptr, grouped
 
 

@@ -21,7 +21,7 @@ Shared pieces (each defined once, used by the query kernels below):
     (``bound_slack``, defined once); point location (``find_leaf_batch``).
 ``results``
     Writing a heap as a result row, growable buffers, and the one CSR builder and sorter
-    (``group_segments``, ``sort_rows``).
+    (``segment_indptr``, ``place_segments``, ``sort_rows``).
 
 One module per query kind: ``knn`` (exact / (1+eps) kNN), ``radius``, ``bbf`` (budgeted
 best-bin-first search over one tree or a forest), ``box`` (axis-aligned boxes),

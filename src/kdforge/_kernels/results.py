@@ -2,8 +2,9 @@
 
 Radius, box, exact-match and brute-force searches produce *segments*: for each query a run
 of neighbours, appended to flat buffers chunk by chunk, possibly in an order other than
-the queries' (leaf order, blocks of data points). :func:`group_segments` turns segments in
-processing order into CSR rows in query order; :func:`sort_rows` sorts rows. The Python
+the queries' (leaf order, blocks of data points). :func:`segment_indptr` and
+:func:`place_segments` turn segments in processing order into CSR rows in query order, one
+chunk at a time; :func:`sort_rows` sorts rows. The Python
 side of this assembly is :mod:`kdforge.results`.
 """
 
@@ -45,44 +46,34 @@ def grow(buffer, needed):
 
 
 @njit(cache=True, nogil=True)
-def group_segments(segment_rows, counts, values, n_rows):
-    """CSR rows in query order from segments in processing order.
-
-    Parameters
-    ----------
-    segment_rows : int64 array
-        Row (query) of each segment, in processing order; a row may have several segments.
-    counts : int64 array like ``segment_rows``
-        Length of each segment.
-    values : array of length ``counts.sum()``
-        The segments one after the other.
-    n_rows : int
-        Number of rows.
-
-    Returns
-    -------
-    indptr : int64 array of shape (n_rows + 1,)
-    grouped : array like ``values``
-        Row ``r`` is ``grouped[indptr[r]:indptr[r + 1]]``: its segments concatenated in
-        processing order.
-    """
+def segment_indptr(segment_rows, counts, n_rows):
+    """CSR ``indptr`` (int64, (n_rows + 1,)) of segments: row ``r`` gets the total length of
+    the segments whose ``segment_rows`` is ``r``."""
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     for s in range(segment_rows.shape[0]):
         indptr[segment_rows[s] + 1] += counts[s]
     for r in range(n_rows):
         indptr[r + 1] += indptr[r]
-    grouped = np.empty_like(values)
-    if values.shape[0] == 0:
-        return indptr, grouped
-    fill = indptr[:-1].copy()
+    return indptr
+
+
+@njit(cache=True, nogil=True)
+def place_segments(segment_rows, counts, values, fill, out):
+    """Copy segments (in processing order) to their rows of a CSR array.
+
+    Segment ``s`` (row ``segment_rows[s]``, length ``counts[s]``; ``values`` holds the
+    segments one after the other) goes to ``out[fill[row]:]``, and ``fill[row]`` moves past
+    it. Start from ``fill = indptr[:-1]``; placing the chunks of a batch one after another
+    concatenates each row's segments in processing order.
+    """
     source = 0
     for s in range(segment_rows.shape[0]):
-        target = fill[segment_rows[s]]
+        row = segment_rows[s]
+        target = fill[row]
         for j in range(counts[s]):
-            grouped[target + j] = values[source + j]
-        fill[segment_rows[s]] = target + counts[s]
+            out[target + j] = values[source + j]
+        fill[row] = target + counts[s]
         source += counts[s]
-    return indptr, grouped
 
 
 @njit(cache=True, nogil=True)
