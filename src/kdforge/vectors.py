@@ -5,7 +5,11 @@ row ``i`` being the vector of ``words[i]``, in file order (most frequent words f
 usual distributions). Files ending in ``.gz`` are decompressed on the fly.
 
 Malformed files raise ``ValueError`` with the file name and the line (text formats) or word
-number (binary format) where the problem was found. Values must be finite.
+number (binary format) where the problem was found: values must be finite (and within the
+float32 range when loading float32), words must decode (a :class:`UnicodeDecodeError`, itself
+a ``ValueError``, naming the file and line), and no line or word may exceed
+:data:`MAX_LINE_CHARS` / :data:`MAX_WORD_BYTES`. Compressed files are read in bounded
+blocks, so a small ``.gz`` that inflates to gigabytes costs no more memory than its answer.
 
 Similar-word search over the loaded vectors is :class:`kdforge.words.WordIndex`;
 :mod:`kdforge.words` also re-exports these loaders.
@@ -22,7 +26,6 @@ from __future__ import annotations
 
 import gzip
 import itertools
-import mmap
 import os
 import re
 from pathlib import Path
@@ -45,6 +48,14 @@ FORMATS = ("auto", "glove", "word2vec", "word2vec-binary", "kumo")
 
 #: Lines converted to numbers at once by the text loaders.
 _BATCH_LINES = 8192
+#: Longest accepted text line (characters): far above any real vector line (300 values of
+#: ~12 characters is 4 KB), so that a line without an end (a decompression bomb) is refused.
+MAX_LINE_CHARS = 1 << 20
+#: Longest accepted word of a word2vec binary file (bytes).
+MAX_WORD_BYTES = 1 << 16
+#: Bytes decompressed at a time from a ``.gz`` word2vec binary file.
+_GZIP_BLOCK = 1 << 20
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 
 
@@ -62,6 +73,44 @@ def _open_text(path, encoding: str, unicode_errors: str):
     if _is_gzip(path):
         return gzip.open(path, "rt", encoding=encoding, errors=unicode_errors, newline="\n")
     return open(path, encoding=encoding, errors=unicode_errors, newline="\n")
+
+
+def _bounded_lines(fh, source: str, first_line_no: int):
+    """Yield the lines of a text file, refusing any longer than :data:`MAX_LINE_CHARS`."""
+    line_no = first_line_no
+    while True:
+        line = fh.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_CHARS:
+            raise ValueError(
+                f"{source}, line {line_no}: longer than {MAX_LINE_CHARS} characters "
+                "(not a word-vector file, or a corrupted / decompression-bomb file)"
+            )
+        yield line
+        line_no += 1
+
+
+def _undecodable_line(path, encoding: str, source: str, exc: UnicodeDecodeError) -> UnicodeDecodeError:
+    """The first line of ``path`` that does not decode, as a UnicodeDecodeError naming it."""
+    opener = gzip.open if _is_gzip(path) else open
+    with opener(path, "rb") as fh:
+        line_no = 0
+        while True:
+            raw = fh.readline(MAX_LINE_CHARS * 4 + 1)
+            if not raw:
+                break
+            line_no += 1
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError as line_exc:
+                word = raw.partition(b" ")[0][:80]
+                return UnicodeDecodeError(
+                    line_exc.encoding, line_exc.object, line_exc.start, line_exc.end,
+                    f"{line_exc.reason} ({source}, line {line_no}, word {word!r}; "
+                    "pass unicode_errors='replace' to load it anyway)",
+                )
+    return UnicodeDecodeError(exc.encoding, exc.object, exc.start, exc.end, f"{exc.reason} ({source})")
 
 
 def _read_head(path, size: int = 65536) -> bytes:
@@ -97,6 +146,15 @@ def _parse_batch(rests: list[str], line_numbers: list[int], dim: int, dtype, sou
     if not finite.all():
         line_no = line_numbers[int(np.argmin(finite))]
         raise ValueError(f"{source}, line {line_no}: the vector has NaN or infinite values")
+    if dtype == np.float32:
+        inside = (np.abs(values) <= _FLOAT32_MAX).all(axis=1)
+        if not inside.all():
+            row = int(np.argmin(inside))
+            value = values[row][np.abs(values[row]) > _FLOAT32_MAX][0]
+            raise ValueError(
+                f"{source}, line {line_numbers[row]}: the value {float(value)!r} is out of float32 range "
+                f"(|x| <= {_FLOAT32_MAX:.6g}); load with dtype=np.float64"
+            )
     return values.astype(dtype, copy=False)
 
 
@@ -184,15 +242,19 @@ def load_glove_text(path, *, dtype=np.float32, max_words=None, dim=None, encodin
     max_words = _validation.check_int(max_words, "max_words", minimum=1, allow_none=True)
     dim = _validation.check_int(dim, "dim", minimum=1, allow_none=True)
     source = os.fspath(path)
-    with _open_text(path, encoding, unicode_errors) as fh:
-        first = fh.readline()
-        if dim is None and _HEADER.match(first.encode("utf-8", "replace")):
-            raise ValueError(
-                f"{source}, line 1: {first.strip()!r} looks like a word2vec header; use load_word2vec_text "
-                "(or load_vectors, which detects the format)"
-            )
-        lines = itertools.chain([first], fh)
-        words, vectors = _parse_vector_lines(lines, dim, dtype, max_words, source, first_line_no=1)
+    try:
+        with _open_text(path, encoding, unicode_errors) as fh:
+            lines = _bounded_lines(fh, source, first_line_no=1)
+            first = next(lines, "")
+            if dim is None and _HEADER.match(first.encode("utf-8", "replace")):
+                raise ValueError(
+                    f"{source}, line 1: {first.strip()!r} looks like a word2vec header; use load_word2vec_text "
+                    "(or load_vectors, which detects the format)"
+                )
+            lines = itertools.chain([first], lines)
+            words, vectors = _parse_vector_lines(lines, dim, dtype, max_words, source, first_line_no=1)
+    except UnicodeDecodeError as exc:
+        raise _undecodable_line(path, encoding, source, exc) from None
     if not words:
         raise ValueError(f"{source}: no word vectors found (empty file?)")
     return words, vectors
@@ -243,16 +305,20 @@ def load_word2vec_text(
     dtype = _validation.check_float_dtype(dtype)
     max_words = _validation.check_int(max_words, "max_words", minimum=1, allow_none=True)
     source = os.fspath(path)
-    with _open_text(path, encoding, unicode_errors) as fh:
-        n_words, dim = _parse_header(fh.readline(), source, "word2vec text")
-        limit = n_words if max_words is None else min(n_words, max_words)
-        words, vectors = _parse_vector_lines(fh, dim, dtype, limit, source, first_line_no=2)
-        if len(words) < limit:
-            raise ValueError(
-                f"{source}: the header announces {n_words} words but the file has only {len(words)} (truncated?)"
-            )
-        if limit == n_words and any(line.strip() for line in fh):
-            raise ValueError(f"{source}: the file has more lines than the {n_words} words the header announces")
+    try:
+        with _open_text(path, encoding, unicode_errors) as fh:
+            lines = _bounded_lines(fh, source, first_line_no=1)
+            n_words, dim = _parse_header(next(lines, ""), source, "word2vec text")
+            limit = n_words if max_words is None else min(n_words, max_words)
+            words, vectors = _parse_vector_lines(lines, dim, dtype, limit, source, first_line_no=2)
+            if len(words) < limit:
+                raise ValueError(
+                    f"{source}: the header announces {n_words} words but the file has only {len(words)} (truncated?)"
+                )
+            if limit == n_words and any(line.strip() for line in lines):
+                raise ValueError(f"{source}: the file has more lines than the {n_words} words the header announces")
+    except UnicodeDecodeError as exc:
+        raise _undecodable_line(path, encoding, source, exc) from None
     return words, vectors
 
 
@@ -273,7 +339,8 @@ def load_word2vec_binary(
     Parameters
     ----------
     path : str or os.PathLike
-        The file; ``.gz`` files are decompressed in memory, others are memory-mapped.
+        The file; ``.gz`` files are decompressed. Either is read in blocks of
+        ``_GZIP_BLOCK`` bytes, and only as far as the words asked for.
     dtype : float32 or float64, default float32
         dtype of the returned vectors.
     max_words : int, optional
@@ -291,58 +358,140 @@ def load_word2vec_binary(
     ValueError
         A missing or malformed header, a file that ends before the ``n`` words the header
         announces (truncated), bytes left over after them (header count too small), an empty
-        word, or NaN / infinite values.
+        word or one longer than :data:`MAX_WORD_BYTES`, or NaN / infinite values. A word
+        that does not decode raises :class:`UnicodeDecodeError` (a ``ValueError``) naming the
+        file and the word number.
     """
     dtype = _validation.check_float_dtype(dtype)
     max_words = _validation.check_int(max_words, "max_words", minimum=1, allow_none=True)
     source = os.fspath(path)
-    if _is_gzip(path):
-        with gzip.open(path, "rb") as fh:
-            return _parse_word2vec_binary(fh.read(), dtype, max_words, encoding, unicode_errors, source)
-    with open(path, "rb") as fh:
-        if os.fstat(fh.fileno()).st_size == 0:
+    opener = gzip.open if _is_gzip(path) else open
+    with opener(path, "rb") as fh:
+        reader = _BlockReader(fh)
+        return _parse_word2vec_binary(reader, dtype, max_words, encoding, unicode_errors, source)
+
+
+_NOT_NEWLINE = re.compile(rb"[^\n]")
+
+
+class _BlockReader:
+    """Sequential reads from a binary file object, ``_GZIP_BLOCK`` bytes at a time.
+
+    Only the bytes not yet consumed are kept, so memory stays within a block or two of what
+    the caller takes (a decompression bomb is never inflated past that).
+    """
+
+    def __init__(self, fh):
+        self._fh = fh
+        self._buf = bytearray()
+        self._pos = 0
+        self.consumed_before = 0  # bytes of the file before self._buf[0]
+
+    @property
+    def offset(self) -> int:
+        """Byte offset in the (decompressed) file of the next unread byte."""
+        return self.consumed_before + self._pos
+
+    def _more(self) -> bool:
+        if self._pos:
+            del self._buf[: self._pos]
+            self.consumed_before += self._pos
+            self._pos = 0
+        block = self._fh.read(_GZIP_BLOCK)
+        self._buf += block
+        return bool(block)
+
+    def at_end(self) -> bool:
+        return self._pos >= len(self._buf) and not self._more()
+
+    def skip_newlines(self) -> None:
+        while True:
+            match = _NOT_NEWLINE.search(self._buf, self._pos)
+            if match is not None:
+                self._pos = match.start()
+                return
+            self._pos = len(self._buf)
+            if not self._more():
+                return
+
+    def until(self, delimiter: bytes, limit: int):
+        """Bytes up to ``delimiter`` (consumed, not returned); None at the end of the file.
+
+        Raises OverflowError when ``limit`` bytes go by without it.
+        """
+        while True:
+            found = self._buf.find(delimiter, self._pos, self._pos + limit + 1)
+            if found >= 0:
+                out = bytes(self._buf[self._pos : found])
+                self._pos = found + len(delimiter)
+                return out
+            if len(self._buf) - self._pos > limit:
+                raise OverflowError(limit)
+            if not self._more():
+                return None
+
+    def take(self, size: int):
+        """The next ``size`` bytes; fewer at the end of the file."""
+        while len(self._buf) - self._pos < size and self._more():
+            pass
+        out = bytes(self._buf[self._pos : self._pos + size])
+        self._pos += len(out)
+        return out
+
+
+def _parse_word2vec_binary(reader, dtype, max_words, encoding, unicode_errors, source):
+    try:
+        header = reader.until(b"\n", 4096)
+    except OverflowError:
+        header = None
+    if header is None:
+        if reader.offset == 0 and reader.at_end():
             raise ValueError(f"{source}: empty file")
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            return _parse_word2vec_binary(buf, dtype, max_words, encoding, unicode_errors, source)
-
-
-def _parse_word2vec_binary(buf, dtype, max_words, encoding, unicode_errors, source):
-    size = len(buf)
-    end_of_header = buf.find(b"\n", 0, 4096)
-    if end_of_header < 0:
         raise ValueError(f"{source}: not a word2vec binary file: no header line '<number of words> <dimensions>'")
-    n_words, dim = _parse_header(bytes(buf[:end_of_header]), source, "word2vec binary")
+    n_words, dim = _parse_header(header, source, "word2vec binary")
     count = n_words if max_words is None else min(n_words, max_words)
     record = 4 * dim
     words: list[str] = []
-    vectors = np.empty((count, dim), dtype=dtype)
-    pos = end_of_header + 1
+    values = bytearray()
     for w in range(count):
-        while pos < size and buf[pos] == 0x0A:  # the newline that ends the previous record
-            pos += 1
-        space = buf.find(b" ", pos)
-        if pos >= size or space < 0:
+        reader.skip_newlines()  # the newline that ends the previous record
+        start = reader.offset
+        try:
+            raw = reader.until(b" ", MAX_WORD_BYTES)
+        except OverflowError:
+            raise ValueError(
+                f"{source}: word {w + 1} (byte offset {start}) is longer than {MAX_WORD_BYTES} bytes; "
+                "the file is corrupted or not a word2vec binary file"
+            ) from None
+        if raw is None:
             raise ValueError(
                 f"{source}: truncated file: the header announces {n_words} words but the file ends after {w}"
             )
-        if space == pos:
-            raise ValueError(f"{source}: word {w + 1} (byte offset {pos}) is empty; the file is corrupted")
-        if space + 1 + record > size:
+        if not raw:
+            raise ValueError(f"{source}: word {w + 1} (byte offset {start}) is empty; the file is corrupted")
+        vector = reader.take(record)
+        if len(vector) < record:
             raise ValueError(
                 f"{source}: truncated file: word {w + 1} of {n_words} needs {record} bytes of vector, "
-                f"only {size - space - 1} left"
+                f"only {len(vector)} left"
             )
-        word = bytes(buf[pos:space]).decode(encoding, unicode_errors)
-        vectors[w] = np.frombuffer(buf, dtype="<f4", count=dim, offset=space + 1)
-        words.append(word)
-        pos = space + 1 + record
+        try:
+            words.append(raw.decode(encoding, unicode_errors))
+        except UnicodeDecodeError as exc:
+            raise UnicodeDecodeError(
+                exc.encoding, exc.object, exc.start, exc.end,
+                f"{exc.reason} ({source}, word {w + 1} at byte offset {start}, {raw[:80]!r}; "
+                "pass unicode_errors='replace' to load it anyway)",
+            ) from None
+        values += vector
     if count == n_words:
-        leftover = bytes(buf[pos : pos + 64]).strip()
+        leftover = reader.take(64).strip()
         if leftover:
             raise ValueError(
-                f"{source}: {size - pos} bytes left after the {n_words} words the header announces "
+                f"{source}: bytes left after the {n_words} words the header announces "
                 "(header count too small, or not a word2vec binary file)"
             )
+    vectors = np.frombuffer(values, dtype="<f4").reshape(count, dim).astype(dtype)
     finite = np.isfinite(vectors).all(axis=1)
     if not finite.all():
         bad = int(np.argmin(finite))
