@@ -65,8 +65,10 @@ import numpy as np
 
 from . import _validation as v
 from ._kernels.brute import (
+    knn_direct,
     knn_filter_block,
     knn_scan,
+    radius_direct,
     radius_filter_block,
     radius_scan,
     row_sq_norms,
@@ -85,6 +87,14 @@ BLOCK_BYTES = 4 << 20
 DEFAULT_QUERY_BLOCK = 256
 #: The data-point side of a block never goes below this (keeps the matrix product efficient).
 MIN_DATA_BLOCK = 512
+
+#: Up to this many dimensions the Euclidean engine measures every pair directly (blocked,
+#: vectorised loops) instead of filtering with a BLAS product: with few coordinates the
+#: product does almost no arithmetic per entry of its output, and writing and filtering
+#: that output costs more than the direct distance (see the module documentation).
+DIRECT_MAX_DIMS = 16
+#: Data points per block of the direct engine (the block stays in cache for all queries).
+DIRECT_BLOCK = 1024
 
 _U64 = 2.0**-53
 #: Distances of radius results are computed in float64 (and sorted there), then rounded.
@@ -161,6 +171,11 @@ class _EuclideanPlan:
                 yield q0, q1, j0, G
 
 
+def _use_direct(data: np.ndarray) -> bool:
+    """Whether the Euclidean engine measures every pair directly (few dimensions)."""
+    return data.shape[1] <= DIRECT_MAX_DIMS
+
+
 # --------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------
@@ -235,8 +250,16 @@ def _knn(data, queries, k, p, workers, sort_results, query_block=None):
     keys = np.full((m, k), np.inf, dtype=np.float64)
     idx = np.full((m, k), -1, dtype=np.int64)
 
-    plan = _EuclideanPlan(data, queries, query_block, workers) if p == 2.0 else None
-    if plan is not None and plan.usable:
+    direct = p == 2.0 and _use_direct(data)
+    plan = _EuclideanPlan(data, queries, query_block, workers) if p == 2.0 and not direct else None
+    if direct:
+        points_t = np.ascontiguousarray(data.T)
+
+        def direct_task(start, stop):
+            knn_direct(points_t, queries[start:stop], DIRECT_BLOCK, keys[start:stop], idx[start:stop])
+
+        run_chunked(direct_task, m, workers)
+    elif plan is not None and plan.usable:
 
         def scan(G, q0, j0, start, stop):
             a, b = q0 + start, q0 + stop
@@ -314,7 +337,23 @@ def _radius(data, queries, radii, p, workers, sort_results):
     m = queries.shape[0]
     # Points are compared in reduced form, exactly as the tree does.
     radii_reduced = to_reduced.py_func(radii, metric, p)
-    plan = _EuclideanPlan(data, queries, DEFAULT_QUERY_BLOCK, workers) if p == 2.0 else None
+    direct = p == 2.0 and _use_direct(data)
+    plan = (_EuclideanPlan(data, queries, DEFAULT_QUERY_BLOCK, workers)
+            if p == 2.0 and not direct else None)
+    if direct:
+        points_t = np.ascontiguousarray(data.T)
+
+        def direct_task(start, stop):
+            return radius_direct(points_t, queries[start:stop], radii_reduced[start:stop],
+                                 DIRECT_BLOCK, _FLOAT64_PROBE)
+
+        # One segment per query, the chunks in query order: joining is a concatenation.
+        chunks = run_chunked(direct_task, m, workers)
+        indptr, (indices, distances) = join_segments(
+            m, [c[0] for c in chunks], [[c[1] for c in chunks], [c[2] for c in chunks]])
+        if sort_results:
+            sort_csr_rows(indptr, indices, distances, workers)
+        return indptr, indices, distances
     if plan is not None and plan.usable:
 
         def scan(G, q0, j0, start, stop):
@@ -344,6 +383,7 @@ def _radius(data, queries, radii, p, workers, sort_results):
     rows = [part[0] for part in parts]
     counts = [part[1][0] for part in parts]
     values = [[part[1][1] for part in parts], [part[1][2] for part in parts]]
+    del parts  # join_segments frees each chunk once copied
     indptr, (indices, distances) = join_segments(m, counts, values, rows)
     if sort_results:
         sort_csr_rows(indptr, indices, distances, workers)

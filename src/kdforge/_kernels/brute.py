@@ -130,3 +130,112 @@ def radius_filter_block(G, j0, x_lo, x_slope, q_lo, q_norm, data, queries, radii
                 total += 1
         counts[i] = total - first
     return counts, cols[:total], dists[:total]
+
+
+# --------------------------------------------------------------------------------------
+# Direct blocked scans for few dimensions (no BLAS): exact by construction
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _block_sq_distances(points_t, j0, width, query, acc):
+    """``acc[:width]`` = squared distances of points ``j0 : j0 + width`` to ``query``.
+
+    ``points_t`` holds the points as columns, shape (d, n). The sum runs coordinate after
+    coordinate in float64 from ``0.0``, exactly as :func:`reduced_distance` sums a full
+    distance, so the values are identical to the last bit; the loop over points is
+    contiguous, which lets LLVM vectorise it.
+    """
+    for jj in range(width):
+        acc[jj] = 0.0
+    for t in range(points_t.shape[0]):
+        coord = np.float64(query[t])
+        row = points_t[t]
+        for jj in range(width):
+            diff = np.float64(row[j0 + jj]) - coord
+            acc[jj] += diff * diff
+
+
+@njit(cache=True, nogil=True)
+def knn_direct(points_t, queries, block, heap_d, heap_i):
+    """kNN by direct squared distances, data in blocks of ``block`` points shared by all
+    queries (the block stays in cache while every query is measured against it).
+
+    ``points_t`` is the data transposed, shape (d, n); the heaps (rows of (m, k)) hold
+    squared distances, as :func:`knn_filter_block` leaves them.
+    """
+    n = points_t.shape[1]
+    acc = np.empty(block, dtype=np.float64)
+    for j0 in range(0, n, block):
+        width = min(block, n - j0)
+        for i in range(queries.shape[0]):
+            _block_sq_distances(points_t, j0, width, queries[i], acc)
+            hd = heap_d[i]
+            hi = heap_i[i]
+            for jj in range(width):
+                if acc[jj] <= hd[0]:
+                    heap_offer(hd, hi, acc[jj], j0 + jj)
+
+
+@njit(cache=True, nogil=True)
+def _within(acc, width, bound, hits):
+    """Write the positions ``jj < width`` with ``acc[jj] <= bound`` to ``hits``; return how many.
+
+    A function of its own so that the loop holds no growable buffer (Numba would count
+    references to it on every pass, many times the cost of the comparison).
+    """
+    found = 0
+    for jj in range(width):
+        if acc[jj] <= bound:
+            hits[found] = jj
+            found += 1
+    return found
+
+
+@njit(cache=True, nogil=True)
+def radius_direct(points_t, queries, radii_reduced, block, dist_dtype_probe):
+    """Radius search by direct squared distances in blocks of data points (see
+    :func:`knn_direct`), in the segment form of :func:`radius_scan`: one segment per
+    query, its neighbours in increasing index order.
+    """
+    m = queries.shape[0]
+    n = points_t.shape[1]
+    acc = np.empty(block, dtype=np.float64)
+    hits = np.empty(block, dtype=np.int64)
+    rows = np.empty(max(64, 4 * m), dtype=np.int64)
+    cols = np.empty(rows.shape[0], dtype=np.int64)
+    dists = np.empty(rows.shape[0], dtype=dist_dtype_probe.dtype)
+    counts = np.zeros(m, dtype=np.int64)
+    total = 0
+    for j0 in range(0, n, block):
+        width = min(block, n - j0)
+        for i in range(m):
+            _block_sq_distances(points_t, j0, width, queries[i], acc)
+            found = _within(acc, width, radii_reduced[i], hits)
+            if found == 0:
+                continue
+            if total + found > rows.shape[0]:
+                rows = grow(rows, total + found)
+                cols = grow(cols, total + found)
+                dists = grow(dists, total + found)
+            for h in range(found):
+                jj = hits[h]
+                rows[total + h] = i
+                cols[total + h] = j0 + jj
+                dists[total + h] = np.sqrt(acc[jj])
+            counts[i] += found
+            total += found
+    # Found block after block: regroup by query (stable, so indices stay increasing).
+    fill = np.empty(m, dtype=np.int64)
+    start = 0
+    for i in range(m):
+        fill[i] = start
+        start += counts[i]
+    out_cols = np.empty(total, dtype=np.int64)
+    out_dists = np.empty(total, dtype=dists.dtype)
+    for s in range(total):
+        target = fill[rows[s]]
+        out_cols[target] = cols[s]
+        out_dists[target] = dists[s]
+        fill[rows[s]] = target + 1
+    return counts, out_cols, out_dists
