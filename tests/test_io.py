@@ -264,6 +264,16 @@ def test_version_1_files_without_node_min_index_still_load(tmp_path):
     tree = make_tree()
     path = tmp_path / "v1.kdt"
     treefile.write_tree(tree.record._replace(node_min_index=None), tree.data, path)
+    raw, header, _ = read_header(path)
+
+    def as_version_1(header):  # version 1 kept a CRC-32 per array
+        for entry in header["arrays"].values():
+            start = entry["offset"] - SHIFT
+            nbytes = int(np.prod(entry["shape"])) * np.dtype(entry["dtype"]).itemsize
+            entry["crc32"] = zlib.crc32(raw[start:start + nbytes])
+            del entry["checksum64"]
+
+    rewrite_header(path, as_version_1)
     set_version(path, 1)
     for contents in (True, False):
         loaded = io.load(path, verify_contents=contents)
@@ -492,7 +502,7 @@ def _move(name, delta):
 
 
 def _wrong_crc(header):
-    header["arrays"]["idx_array"]["crc32"] ^= 1
+    header["arrays"]["idx_array"]["checksum64"] ^= 1
 
 
 def _overlap(header):
@@ -533,7 +543,8 @@ CRAFTED_HEADERS = [
     ("offset in the header", _set(["arrays", "tree_data", "offset"], 64), "must be >="),
     ("offset negative", _set(["arrays", "tree_data", "offset"], -64), "offset of 'tree_data' must be >="),
     ("overlapping arrays", _overlap, "overlaps"),
-    ("crc not an integer", _set(["arrays", "idx_array", "crc32"], "x"), "crc32 of 'idx_array'"),
+    ("crc not an integer", _set(["arrays", "idx_array", "checksum64"], "x"),
+     "checksum64 of 'idx_array'"),
     ("wrong crc", _wrong_crc, "checksum mismatch in array 'idx_array'"),
 ]
 

@@ -109,6 +109,7 @@ from ._kernels.checks import (
     OK,
     check_geometry,
     check_structure,
+    checksum64,
     compare_points,
     scatter_points,
 )
@@ -386,7 +387,7 @@ def write_tree(record: TreeRecord, data: np.ndarray | None, path) -> None:
     specs = {}
     for name, arr in arrays.items():
         specs[name] = {"dtype": arr.dtype.str, "shape": list(arr.shape),
-                       "crc32": zlib.crc32(memoryview(arr).cast("B"))}
+                       CHECKSUM_KEY: _checksum(arr)}
     header = {
         "library_version": __version__,
         "n_points": int(tree_data.shape[0]),
@@ -438,7 +439,7 @@ def _check_version(version, source: str) -> None:
 
 
 def _read_header(file, size: int, source: str):
-    """Read and check the preamble and JSON header; return ``(layout, array entries)``."""
+    """Read and check the preamble and JSON header; return ``(layout, array entries, version)``."""
     if size < PREAMBLE.size:
         raise TreeFileError(f"{source}: file too short ({size} bytes) to be a kdforge tree file")
     magic, version, header_length, header_crc = PREAMBLE.unpack(file.read(PREAMBLE.size))
@@ -483,7 +484,8 @@ def _read_header(file, size: int, source: str):
                                 f"expected {list(shape)}")
         offset = _require_int(entry.get("offset"), f"offset of {name!r}",
                               PREAMBLE.size + header_length, source)
-        crc = _require_int(entry.get("crc32"), f"crc32 of {name!r}", 0, source)
+        key = CHECKSUM_KEYS[version]
+        crc = _require_int(entry.get(key), f"{key} of {name!r}", 0, source)
         if offset % ALIGNMENT:
             raise TreeFileError(f"{source}: array {name!r} at offset {offset} is not "
                                 f"{ALIGNMENT}-byte aligned")
@@ -497,7 +499,7 @@ def _read_header(file, size: int, source: str):
     if end != size:
         raise TreeFileError(f"{source}: the file has {size} bytes but its arrays end at byte {end} "
                             f"({'truncated' if size < end else 'trailing data'})")
-    return layout, arrays
+    return layout, arrays, version
 
 
 def read_tree(path, mmap: bool = True, verify_checksum: bool = True,
@@ -513,7 +515,7 @@ def read_tree(path, mmap: bool = True, verify_checksum: bool = True,
         raise TreeFileError(f"{source}: not a regular file, so not a tree file")
     with open(source, "rb") as file:
         size = os.fstat(file.fileno()).st_size
-        layout, entries = _read_header(file, size, source)
+        layout, entries, version = _read_header(file, size, source)
         if mmap:
             try:
                 buffer = _mmap.mmap(file.fileno(), size, access=_mmap.ACCESS_READ)
@@ -530,12 +532,24 @@ def read_tree(path, mmap: bool = True, verify_checksum: bool = True,
     view = memoryview(buffer)
     arrays = {}
     for offset, name, dtype, shape, nbytes, crc in entries:
-        if verify_checksum and zlib.crc32(view[offset:offset + nbytes]) != crc:
+        if verify_checksum and CHECKSUMS[version](view[offset:offset + nbytes]) != crc:
             raise TreeFileError(f"{source}: checksum mismatch in array {name!r}: the file is corrupt")
         arr = np.frombuffer(buffer, dtype=dtype, count=nbytes // dtype.itemsize, offset=offset)
         arrays[name] = arr.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
     view.release()
     return _validate(layout, arrays, verify_contents, copy_nodes=mmap, copy="never")
+
+
+def _checksum(arr) -> int:
+    """The checksum this kdforge writes: :func:`~kdforge._kernels.checks.checksum64`."""
+    return int(checksum64(np.frombuffer(arr, dtype=np.uint8) if isinstance(arr, memoryview)
+                          else np.ascontiguousarray(arr).reshape(-1).view(np.uint8)))
+
+
+#: Per format version: the header key of each array's checksum, and its function.
+CHECKSUM_KEY = "checksum64"
+CHECKSUM_KEYS = {1: "crc32", 2: CHECKSUM_KEY}
+CHECKSUMS = {1: zlib.crc32, 2: _checksum}
 
 
 def points_in_original_order(record: TreeRecord) -> np.ndarray:

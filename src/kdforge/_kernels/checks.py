@@ -143,3 +143,26 @@ def compare_points(tree_data, idx_array, data):
             if data[index, c] != tree_data[row, c]:
                 return DATA_MISMATCH, row
     return OK, 0
+
+
+@njit(cache=True, nogil=True)
+def checksum64(data):
+    """A 64-bit Fletcher checksum of the bytes of ``data`` (a uint8 array).
+
+    Two running sums modulo 2**64 over the bytes read as little-endian 64-bit words (the
+    tail bytes one by one): ``a`` changes with any changed word, ``b`` (the sum of the
+    ``a``s) with any reordering too. About memory speed (two additions per 8 bytes),
+    against about 1 GB/s for CRC-32; it guards against accidental corruption, not against
+    deliberate tampering (the content checks do that).
+    """
+    n_words = data.shape[0] // 8
+    words = data[:n_words * 8].view(np.uint64)
+    a = np.uint64(1)
+    b = np.uint64(0)
+    for i in range(n_words):
+        a += words[i]
+        b += a
+    for i in range(n_words * 8, data.shape[0]):
+        a += np.uint64(data[i])
+        b += a
+    return b ^ (a << np.uint64(32)) ^ (a >> np.uint64(32))
