@@ -249,12 +249,15 @@ def test_tiny_values_underflowing_in_the_dot_product(dtype):
     assert_knn_matches(data, X, 5, 2, dist, idx, exact_ties=False)
 
 
-def test_huge_values_fall_back_to_the_direct_scan():
-    # Squared norms overflow float32: the expansion cannot be used at all.
+@pytest.mark.parametrize("direct_max_dims", [0, brute.DIRECT_MAX_DIMS])
+def test_huge_values_fall_back_to_the_direct_scan(direct_max_dims, monkeypatch):
+    # Squared norms overflow float32: the expansion cannot be used at all (the BLAS
+    # filter falls back to the scan; the direct engine sums in float64).
+    monkeypatch.setattr(brute, "DIRECT_MAX_DIMS", direct_max_dims)
     rng = np.random.default_rng(8)
     data = (rng.normal(size=(200, 3)) * 1e19).astype(np.float32)
     X = (rng.normal(size=(10, 3)) * 1e19).astype(np.float32)
-    assert not brute._EuclideanPlan(data, X, 256, 1).usable
+    assert not brute._EuclideanPlan(data, X, 256).usable
     dist, idx = brute.knn(data, X, k=3)
     assert np.isfinite(dist).all()
     assert_knn_matches(data, X, 3, 2, dist, idx, exact_ties=False)

@@ -133,3 +133,69 @@ def test_engines_agree_property(n, m, d, k, seed, use_float32):
         np.testing.assert_array_equal(a, b)
     ref_d, ref_i = reference_knn(data, X, min(k, n))
     np.testing.assert_array_equal(answers[0][1][:, :min(k, n)], ref_i)
+
+
+# --------------------------------------------------------------------------------------
+# BLAS threads in the filter: one per worker while the workers run
+# --------------------------------------------------------------------------------------
+
+
+def blas_thread_counts():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    return [info["num_threads"] for info in threadpoolctl.threadpool_info()
+            if info["user_api"] == "blas"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_blas_filter_runs_with_one_blas_thread_per_worker(workers, monkeypatch):
+    before = blas_thread_counts()
+    if not before:
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    seen = []
+    real_knn, real_radius = brute.knn_filter_block, brute.radius_filter_block
+
+    def knn_spy(*args):
+        seen.append(blas_thread_counts())
+        return real_knn(*args)
+
+    def radius_spy(*args):
+        seen.append(blas_thread_counts())
+        return real_radius(*args)
+
+    rng = np.random.default_rng(9)
+    data = rng.normal(size=(900, brute.DIRECT_MAX_DIMS + 4))
+    X = rng.normal(size=(600, data.shape[1]))
+    expected = brute.knn(data, X, k=5) + brute.radius(data, X, 4.0, return_distance=True)
+    monkeypatch.setattr(brute, "knn_filter_block", knn_spy)
+    monkeypatch.setattr(brute, "radius_filter_block", radius_spy)
+    got = (brute.knn(data, X, k=5, workers=workers)
+           + brute.radius(data, X, 4.0, return_distance=True, workers=workers))
+    assert seen and all(counts == [1] * len(before) for counts in seen)
+    assert blas_thread_counts() == before  # put back afterwards
+    for a, b in zip(expected, got):
+        np.testing.assert_array_equal(a, b)
+    key = scan_sq_distances(data, X)
+    np.testing.assert_array_equal(got[1], np.argsort(key, axis=1, kind="stable")[:, :5])
+
+
+def test_blas_limit_is_put_back_after_an_error(monkeypatch):
+    before = blas_thread_counts()
+
+    def failing(*args):
+        raise RuntimeError("kernel failed")
+
+    monkeypatch.setattr(brute, "knn_filter_block", failing)
+    data = np.random.default_rng(10).normal(size=(50, brute.DIRECT_MAX_DIMS + 1))
+    with pytest.raises(RuntimeError, match="kernel failed"):
+        brute.knn(data, data[:3], k=2)
+    assert blas_thread_counts() == before
+
+
+def test_without_threadpoolctl_results_are_the_same(monkeypatch):
+    rng = np.random.default_rng(11)
+    data = rng.normal(size=(400, brute.DIRECT_MAX_DIMS + 2))
+    X = rng.normal(size=(30, data.shape[1]))
+    expected = brute.knn(data, X, k=4, workers=2)
+    monkeypatch.setattr(brute, "_BLAS_CONTROLLER", False)  # as when threadpoolctl is missing
+    for a, b in zip(expected, brute.knn(data, X, k=4, workers=2)):
+        np.testing.assert_array_equal(a, b)

@@ -4,9 +4,17 @@ Brute force compares every query with every data point. It needs no index, is th
 reference the tree is tested against, and is the fastest exact method for very high
 dimensions or for a few queries on data that will not be searched again.
 
-Two engines are used:
+Three engines are used:
 
-* ``p == 2`` (Euclidean): the squared distances are expanded as
+* ``p == 2`` in at most :data:`DIRECT_MAX_DIMS` dimensions: every pair is measured directly,
+  ``sum((x - q)**2)`` in float64, with the data transposed and cut into blocks of
+  :data:`DIRECT_BLOCK` points that stay in cache while every query is measured against
+  them (a contiguous loop over points, which LLVM vectorises). With few coordinates a
+  matrix product does almost no arithmetic per entry of its output: OpenBLAS's ``dgemm``
+  with an inner dimension of 3 produced about 5e7 entries per second on the 2-core
+  development machine, 80% of the time of ``radius`` (1e6 x 1e3 points: 15 s), where the
+  direct scan measures about 5e8 pairs per second per core.
+* ``p == 2`` in more dimensions: the squared distances are expanded as
   ``|x|**2 + |q|**2 - 2 x.q`` so that the bulk of the work is a matrix product done by
   BLAS, one block of queries by one block of data points at a time (a block of expanded
   distances is about :data:`BLOCK_BYTES`). The expansion is only a *filter*: it comes with
@@ -48,18 +56,19 @@ overflow the working dtype falls back to the direct scan.
 
 Threads
 -------
-``workers`` threads share the work; the kernels release the GIL. For ``p != 2`` the queries
-are split into chunks run at once. For ``p == 2`` the engine takes turns: the matrix product
-of a block runs in the calling thread, where NumPy's BLAS (OpenBLAS uses all cores by
-default) parallelises it itself, then the filtering of that block is split over the
-workers. Running several products at once instead oversubscribes the cores and was slower
-on a 2-core machine; kdforge never changes BLAS settings (``OPENBLAS_NUM_THREADS`` or
-``threadpoolctl`` control them).
+``workers`` threads share the work; the kernels release the GIL. The queries are split into
+chunks run at once, and ``workers`` is the number of cores used in all. In the BLAS filter
+each worker computes the matrix products of its own queries, and while the workers run BLAS
+is limited to one thread (through ``threadpoolctl``, a scikit-learn dependency, when it is
+installed; see :func:`blas_one_thread_per_worker`): letting every product start BLAS's own
+threads as well (OpenBLAS starts one per core) oversubscribes the cores, and the time then
+swings several-fold with the machine's load. The limit is put back when the call ends.
 """
 
 from __future__ import annotations
 
-from functools import partial
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -76,7 +85,7 @@ from ._kernels.brute import (
 from ._kernels.distance import metric_code, to_reduced, from_reduced
 from ._kernels.heaps import sort_heap_rows
 from ._compile import notice_compile
-from ._parallel import MIN_CHUNK, run_chunked
+from ._parallel import run_chunked
 from .results import join_segments, sort_csr_rows
 
 __all__ = ["knn", "radius", "BLOCK_BYTES"]
@@ -119,7 +128,7 @@ class _EuclideanPlan:
     fall back to the direct scan.
     """
 
-    def __init__(self, data: np.ndarray, queries: np.ndarray, query_block: int, workers: int):
+    def __init__(self, data: np.ndarray, queries: np.ndarray, query_block: int):
         dtype = data.dtype
         (n, d), m = data.shape, queries.shape[0]
         info = np.finfo(dtype)
@@ -153,22 +162,78 @@ class _EuclideanPlan:
         largest = float(x_norm.max(initial=0.0)) + float(self.q_norm.max(initial=0.0))
         self.usable = bool(largest**2 < float(info.max) / 16.0)
 
-        # The rows of a block are split over the workers in chunks of at least MIN_CHUNK.
-        self.query_block = max(query_block, workers * MIN_CHUNK) if workers > 1 else query_block
+        self.query_block = query_block
         rows = max(1, min(m, self.query_block))
         self.data_block = min(n, max(MIN_DATA_BLOCK, BLOCK_BYTES // (dtype.itemsize * rows)))
 
-    def blocks(self):
-        """Yield ``(q_start, q_stop, j_start, G)``, G the block of shifted dot products."""
-        n, m = self.points.shape[0], self.queries.shape[0]
-        buffer = np.empty(min(m, self.query_block) * self.data_block, dtype=self.points.dtype)
-        for q0 in range(0, m, self.query_block):
-            q1 = min(m, q0 + self.query_block)
+    def blocks(self, start: int, stop: int):
+        """Yield ``(q_start, q_stop, j_start, G)`` for the queries ``start:stop``, G the block of
+        shifted dot products (one buffer per call, so that workers may call it at once)."""
+        n = self.points.shape[0]
+        buffer = np.empty(max(0, min(stop - start, self.query_block)) * self.data_block,
+                          dtype=self.points.dtype)
+        for q0 in range(start, stop, self.query_block):
+            q1 = min(stop, q0 + self.query_block)
             for j0 in range(0, n, self.data_block):
                 j1 = min(n, j0 + self.data_block)
                 G = buffer[: (q1 - q0) * (j1 - j0)].reshape(q1 - q0, j1 - j0)
                 np.matmul(self.queries[q0:q1], self.points[j0:j1].T, out=G)
                 yield q0, q1, j0, G
+
+
+# --------------------------------------------------------------------------------------
+# BLAS threads: one per worker while the workers run
+# --------------------------------------------------------------------------------------
+
+#: threadpoolctl's controller of the loaded BLAS libraries once looked up; False when
+#: threadpoolctl is missing or fails (BLAS then keeps its own settings).
+_BLAS_CONTROLLER = None
+_BLAS_LOCK = threading.Lock()
+_BLAS_USERS = 0
+_BLAS_LIMITER = None
+
+
+def _blas_controller():
+    """The threadpoolctl controller (looked up once), or None without threadpoolctl."""
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER = ThreadpoolController()
+        except Exception:  # noqa: BLE001 - optional: missing, or unable to inspect the process
+            _BLAS_CONTROLLER = False
+    return _BLAS_CONTROLLER or None
+
+
+@contextmanager
+def blas_one_thread_per_worker():
+    """Limit BLAS to one thread while kdforge's workers each run matrix products.
+
+    ``workers`` threads then use ``workers`` cores in all, instead of ``workers`` times
+    BLAS's own threads (OpenBLAS starts one per core), which oversubscribes the cores and
+    makes the time swing with the machine's load. The limit is process-wide (BLAS has no
+    per-thread setting): calls running at once share it, and the last one to finish puts
+    back the limits found before the first began. Without threadpoolctl (a scikit-learn
+    dependency) nothing is changed.
+    """
+    global _BLAS_USERS, _BLAS_LIMITER
+    controller = _blas_controller()
+    if controller is None:
+        yield
+        return
+    with _BLAS_LOCK:
+        if _BLAS_USERS == 0:
+            _BLAS_LIMITER = controller.limit(limits=1, user_api="blas")
+        _BLAS_USERS += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_USERS -= 1
+            if _BLAS_USERS == 0:
+                _BLAS_LIMITER.restore_original_limits()
+                _BLAS_LIMITER = None
 
 
 def _use_direct(data: np.ndarray) -> bool:
@@ -200,8 +265,7 @@ def knn(data, X, k=1, *, p=2, workers=1, chunk_size=None, sort_results=True):
     workers : int, default 1
         Threads over which the queries are split; -1 uses all cores.
     chunk_size : int, optional
-        Queries per block of the ``p = 2`` engine (default 256; at least 256 per worker). The
-        data side of a block is chosen so that one block of expanded distances takes about
+        Queries per block of the ``p = 2`` BLAS filter (default 256). The data side of a block is chosen so that one block of expanded distances takes about
         :data:`BLOCK_BYTES`.
     sort_results : bool, default True
         Sort each row by increasing distance, ties by increasing index. When False the k
@@ -251,7 +315,7 @@ def _knn(data, queries, k, p, workers, sort_results, query_block=None):
     idx = np.full((m, k), -1, dtype=np.int64)
 
     direct = p == 2.0 and _use_direct(data)
-    plan = _EuclideanPlan(data, queries, query_block, workers) if p == 2.0 and not direct else None
+    plan = _EuclideanPlan(data, queries, query_block) if p == 2.0 and not direct else None
     if direct:
         points_t = np.ascontiguousarray(data.T)
 
@@ -261,15 +325,15 @@ def _knn(data, queries, k, p, workers, sort_results, query_block=None):
         run_chunked(direct_task, m, workers)
     elif plan is not None and plan.usable:
 
-        def scan(G, q0, j0, start, stop):
-            a, b = q0 + start, q0 + stop
-            knn_filter_block(
-                G[start:stop], j0, plan.x_lo, plan.x_slope, plan.q_lo[a:b], plan.q_norm[a:b], data, queries[a:b],
-                keys[a:b], idx[a:b],
-            )  # fmt: skip
+        def blas_task(start, stop):
+            for q0, q1, j0, G in plan.blocks(start, stop):
+                knn_filter_block(
+                    G, j0, plan.x_lo, plan.x_slope, plan.q_lo[q0:q1], plan.q_norm[q0:q1], data, queries[q0:q1],
+                    keys[q0:q1], idx[q0:q1],
+                )  # fmt: skip
 
-        for q0, q1, j0, G in plan.blocks():
-            run_chunked(partial(scan, G, q0, j0), q1 - q0, workers)
+        with blas_one_thread_per_worker():
+            run_chunked(blas_task, m, workers)
     else:
 
         def task(start, stop):
@@ -338,8 +402,7 @@ def _radius(data, queries, radii, p, workers, sort_results):
     # Points are compared in reduced form, exactly as the tree does.
     radii_reduced = to_reduced.py_func(radii, metric, p)
     direct = p == 2.0 and _use_direct(data)
-    plan = (_EuclideanPlan(data, queries, DEFAULT_QUERY_BLOCK, workers)
-            if p == 2.0 and not direct else None)
+    plan = _EuclideanPlan(data, queries, DEFAULT_QUERY_BLOCK) if p == 2.0 and not direct else None
     if direct:
         points_t = np.ascontiguousarray(data.T)
 
@@ -356,17 +419,18 @@ def _radius(data, queries, radii, p, workers, sort_results):
         return indptr, indices, distances
     if plan is not None and plan.usable:
 
-        def scan(G, q0, j0, start, stop):
-            a, b = q0 + start, q0 + stop
-            segments = radius_filter_block(
-                G[start:stop], j0, plan.x_lo, plan.x_slope, plan.q_lo[a:b], plan.q_norm[a:b], data, queries[a:b],
-                radii_reduced[a:b], _FLOAT64_PROBE,
-            )  # fmt: skip
-            return np.arange(a, b, dtype=np.int64), segments
+        def blas_task(start, stop):
+            found = []
+            for q0, q1, j0, G in plan.blocks(start, stop):
+                segments = radius_filter_block(
+                    G, j0, plan.x_lo, plan.x_slope, plan.q_lo[q0:q1], plan.q_norm[q0:q1], data, queries[q0:q1],
+                    radii_reduced[q0:q1], _FLOAT64_PROBE,
+                )  # fmt: skip
+                found.append((np.arange(q0, q1, dtype=np.int64), segments))
+            return found
 
-        parts = []
-        for q0, q1, j0, G in plan.blocks():
-            parts.extend(run_chunked(partial(scan, G, q0, j0), q1 - q0, workers))
+        with blas_one_thread_per_worker():
+            parts = [part for found in run_chunked(blas_task, m, workers) for part in found]
     else:
 
         def task(start, stop):
