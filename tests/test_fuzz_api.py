@@ -1,0 +1,70 @@
+"""Fuzz every public entry point with hostile arrays and keywords, in child processes.
+
+The cases, the checks against the brute-force reference and the subprocess runner are in
+``tests/fuzz_api_cases.py``; ``benchmarks/fuzz_api.py --cases N`` runs a long budget.
+Each example below is a batch of cases run in one child, so a crash or a hang fails the
+example (naming the case) instead of killing pytest.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import fuzz_api_cases as fuzz
+
+BATCH = 60
+
+
+@settings(max_examples=3, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=list(HealthCheck))
+@given(st.lists(fuzz.cases(), min_size=BATCH, max_size=BATCH))
+def test_hostile_calls_raise_documented_errors_or_answer_like_the_reference(batch):
+    counts, findings = fuzz.run_batch(batch, timeout=150)
+    assert not findings, "\n\n".join(findings[:5])
+    assert counts["ok"] + counts["rejected"] == len(batch)
+
+
+def test_the_runner_reports_a_crash_and_a_hang_as_findings(monkeypatch, tmp_path):
+    """A child that dies by SIGSEGV or overruns its time is a finding naming the case."""
+    case = {"entry": "tree.query", "data": np.zeros((2, 1)), "X": np.zeros((1, 1)),
+            "build": {"leaf_size": 1}, "call": {"k": 1}}
+    crasher = tmp_path / "fuzz_api_cases.py"
+    crasher.write_text("import os, signal, json\nprint(json.dumps({'start': 0}), flush=True)\n"
+                       "os.kill(os.getpid(), signal.SIGSEGV)\n")
+    monkeypatch.setattr(fuzz, "HERE", str(tmp_path))
+    counts, findings = fuzz.run_batch([case])
+    assert counts["finding"] == 1 and "crash (rc -11)" in findings[0] and "tree.query" in findings[0]
+    crasher.write_text("import json, time\nprint(json.dumps({'start': 0}), flush=True)\ntime.sleep(60)\n")
+    counts, findings = fuzz.run_batch([case], timeout=2)
+    assert counts["finding"] == 1 and findings[0].startswith("hang")
+
+
+@pytest.mark.parametrize("problem", ["wrong index", "wrong distance", "missing neighbour"])
+def test_the_knn_checker_catches_wrong_answers(problem):
+    rng = np.random.default_rng(0)
+    data, queries = rng.random((20, 2)), rng.random((3, 2))
+    import reference
+
+    dist, idx = reference.knn(data, queries, 4)
+    assert fuzz.check_knn(data, queries, 4, 2.0, dist, idx, 1e-9) is None
+    dist, idx = dist.copy(), idx.copy()
+    if problem == "wrong index":
+        idx[1, 0] = idx[1, 3] + 1 if idx[1, 3] + 1 < 20 else 0
+    elif problem == "wrong distance":
+        dist[2, 1] *= 1.01
+    else:
+        idx[0, 3], dist[0, 3] = -1, np.inf
+    assert fuzz.check_knn(data, queries, 4, 2.0, dist, idx, 1e-9) is not None
+
+
+def test_the_radius_checker_catches_a_missing_and_an_extra_point():
+    rng = np.random.default_rng(1)
+    data, queries = rng.random((30, 2)), rng.random((2, 2))
+    import reference
+
+    lists = reference.radius(data, queries, 0.4)
+    assert fuzz.check_radius(data, queries, 0.4, 2.0, lists, 1e-9) is None
+    assert fuzz.check_radius(data, queries, 0.4, 2.0, [lists[0][1:], lists[1]], 1e-9) is not None
+    outside = np.setdiff1d(np.arange(30), lists[1])[0]
+    assert fuzz.check_radius(data, queries, 0.4, 2.0, [lists[0], np.append(lists[1], outside)], 1e-9) is not None
