@@ -241,7 +241,7 @@ def test_ctrl_c_stops_long_calls(kind, workers, tmp_path):
     latency = float(out.split()[1]) - sent  # perf_counter is one monotonic clock for both
     # 0.5 s is the target (benchmarks/RESULTS.md measures it on a quiet machine); a loaded
     # CI machine is allowed more
-    assert latency < 5.0, latency
+    assert latency < 10.0, latency
     assert waited < 30, waited
 
 

@@ -15,6 +15,7 @@ the build schedule; ``_treefile``: the file format; ``_validation``: argument ch
 """
 
 from . import brute, words
+from ._compile import CompileWarning
 from ._treefile import TreeFileError
 from ._version import __version__
 from .forest import KDForest
@@ -35,6 +36,7 @@ __all__ = [
     "ResultSizeError",
     "NodeIdError",
     "TreeFileError",
+    "CompileWarning",
     "load",
     "brute",
     "words",

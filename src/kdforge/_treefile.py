@@ -102,6 +102,7 @@ import zlib
 
 import numpy as np
 
+from ._compile import notice_compile
 from ._version import __version__
 from ._kernels.build import fill_node_min_index
 from ._kernels.checks import (
@@ -537,6 +538,7 @@ def read_tree(path, mmap: bool = True, verify_checksum: bool = True,
         arr = np.frombuffer(buffer, dtype=dtype, count=nbytes // dtype.itemsize, offset=offset)
         arrays[name] = arr.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
     view.release()
+    notice_compile("tree file checks", layout.dtype)
     return _validate(layout, arrays, verify_contents, copy_nodes=mmap, copy="never")
 
 
