@@ -40,14 +40,16 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validation as v
+from ._forestfile import FOREST_FORMAT_VERSION, check_forest_state, read_forest, write_forest
 from ._kernels.bbf import QueryFrames, TreeStack, bbf_batch
 from ._kernels.codes import code_parameters, encode_leaves
 from ._kernels.distance import metric_code
 from ._metric_names import cosine_similarity, normalize_rows, resolve_metric
 from ._parallel import run_chunked
+from ._treefile import TreeFileError
 from .tree import KDTree
 
-__all__ = ["KDForest", "ROTATIONS", "DEFAULT_MAX_LEAVES"]
+__all__ = ["KDForest", "ROTATIONS", "DEFAULT_MAX_LEAVES", "load_forest"]
 
 #: Accepted values of ``rotation``.
 ROTATIONS = ("random", "pca", None)
@@ -79,6 +81,22 @@ def _random_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
     """A random (d, d) orthonormal matrix (QR of a Gaussian matrix, signs fixed)."""
     q, r = np.linalg.qr(rng.standard_normal((d, d)))
     return q * np.sign(np.diag(r))
+
+
+def _read_only(stack: TreeStack) -> TreeStack:
+    """``stack`` with read-only views of its arrays (the caller's points stay writeable).
+
+    Built, loaded (memory-mapped) and unpickled forests then have one Numba type, so the
+    search kernel compiled for one serves the others.
+    """
+    def frozen(arr):
+        if not isinstance(arr, np.ndarray):
+            return arr
+        view = arr.view()
+        view.flags.writeable = False
+        return view
+
+    return TreeStack(*(frozen(field) for field in stack))
 
 
 class KDForest:
@@ -203,6 +221,7 @@ class KDForest:
             root_lower=np.ascontiguousarray(np.stack(lower), dtype=np.float64),
             root_upper=np.ascontiguousarray(np.stack(upper), dtype=np.float64),
             n_nodes=n_nodes, n_levels=n_levels)
+        self._stack = _read_only(self._stack)
 
     # ------------------------------------------------------------------ description
     @property
@@ -245,6 +264,72 @@ class KDForest:
     def __repr__(self) -> str:
         return (f"KDForest(n_points={self.n_points}, n_dims={self.n_dims}, n_trees={self.n_trees}, "
                 f"leaf_size={self._leaf_size}, metric={self._metric!r}, rotation={self._rotation!r})")
+
+    # ------------------------------------------------------------------ saving and loading
+    def _saved(self) -> tuple[dict, dict]:
+        """The parameters and arrays a file or pickle holds (see :mod:`kdforge._forestfile`)."""
+        stack = self._stack
+        fields = {"n_trees": self._n_trees, "leaf_size": self._leaf_size, "metric": self._metric,
+                  "p": float(self._p), "rotation": self._rotation, "split_jitter": self._split_jitter,
+                  "rounding": float(self._rounding), "points_l1": float(self._points_l1),
+                  "n_nodes": int(stack.n_nodes), "n_levels": int(stack.n_levels)}
+        arrays = {name: getattr(stack, name) for name in (
+            "points", "codes", "code_centre", "code_scale", "idx_array", "node_start", "node_end",
+            "split_dim", "split_value", "root_lower", "root_upper")}
+        arrays["mean"] = np.asarray(self._mean, dtype=np.float64)
+        if self._scan_axes is not None:
+            arrays["scan_axes"] = self._scan_axes
+        if self._rotation == "random":
+            arrays["frames"] = np.stack(self._frames)
+        return fields, arrays
+
+    def _restore(self, params: dict, arrays: dict) -> None:
+        """Set every attribute from validated parameters and arrays (made read-only)."""
+        self._metric, self._p, self._cosine = params["metric"], params["p"], params["cosine"]
+        self._n_trees, self._leaf_size = params["n_trees"], params["leaf_size"]
+        self._rotation, self._split_jitter = params["rotation"], params["split_jitter"]
+        self._rounding, self._points_l1 = params["rounding"], params["points_l1"]
+        self._mean = arrays["mean"]
+        self._scan_axes = arrays.get("scan_axes")
+        frames = arrays.get("frames")
+        self._frames = [None] * self._n_trees if frames is None else list(frames)
+        points = arrays["points"]
+        self._stack = TreeStack(
+            tree_data=np.empty((0, points.shape[1]), dtype=points.dtype), codes=arrays["codes"],
+            code_centre=arrays["code_centre"], code_scale=arrays["code_scale"], points=points,
+            idx_array=arrays["idx_array"], node_start=arrays["node_start"],
+            node_end=arrays["node_end"], split_dim=arrays["split_dim"],
+            split_value=arrays["split_value"], root_lower=arrays["root_lower"],
+            root_upper=arrays["root_upper"], n_nodes=params["n_nodes"], n_levels=params["n_levels"])
+        self._stack = _read_only(self._stack)
+
+    def save(self, path) -> None:
+        """Write the forest to one file (JSON header, aligned raw arrays, CRC-32 per array).
+
+        The file is written under a temporary name and renamed over ``path``, so readers
+        never see a partial file. Load it with :func:`load_forest`.
+        """
+        write_forest(path, *self._saved())
+
+    def __getstate__(self) -> dict:
+        fields, arrays = self._saved()
+        return {"format_version": FOREST_FORMAT_VERSION, "forest": fields, "arrays": arrays}
+
+    def __setstate__(self, state) -> None:
+        """Restore a pickled forest, validated like a file (structure and contents)."""
+        source = "pickled KDForest"
+        if not isinstance(state, dict) or state.get("format_version") != FOREST_FORMAT_VERSION:
+            raise TreeFileError(f"{source}: not the state of a forest of format version "
+                                f"{FOREST_FORMAT_VERSION}")
+        arrays = state.get("arrays")
+        if not isinstance(arrays, dict):
+            raise TreeFileError(f"{source}: the state has no 'arrays' dict")
+        # Copy arrays that do not own their memory (protocol-5 out-of-band buffers).
+        arrays = {name: np.array(arr, copy=True) if isinstance(arr, np.ndarray)
+                  and not arr.flags.owndata else arr for name, arr in arrays.items()}
+        params, checked = check_forest_state(state.get("forest"), arrays, verify_contents=True,
+                                             copy_checked=False, source=source)
+        self._restore(params, checked)
 
     # ------------------------------------------------------------------ queries
     def _transform_error(self, centred_queries: np.ndarray) -> np.ndarray:
@@ -320,3 +405,37 @@ class KDForest:
 
         run_chunked(task, m, workers)
         return dist, idx
+
+
+def load_forest(path, mmap: bool = True, verify_checksum: bool = True,
+                verify_contents: bool = True) -> KDForest:
+    """Load a forest written by :meth:`KDForest.save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The forest file.
+    mmap : bool, default True
+        Memory-map the arrays read-only (the load reads only the header and the node arrays
+        it checks) instead of reading the file into memory.
+    verify_checksum : bool, default True
+        Check the CRC-32 of every array (reads the whole file).
+    verify_contents : bool, default True
+        Check the values too (O(n_trees * n * d)); see :mod:`kdforge._forestfile`. The
+        structure is always checked, so a corrupt file cannot make a query read outside its
+        arrays.
+
+    Returns
+    -------
+    KDForest
+
+    Raises
+    ------
+    TreeFileError
+        The file is not a valid forest file (corrupt, truncated, crafted, or newer).
+    """
+    params, arrays = read_forest(path, mmap=bool(mmap), verify_checksum=bool(verify_checksum),
+                                 verify_contents=bool(verify_contents))
+    forest = KDForest.__new__(KDForest)
+    forest._restore(params, arrays)
+    return forest
