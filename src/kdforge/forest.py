@@ -303,6 +303,13 @@ class KDForest:
             root_upper=arrays["root_upper"], n_nodes=params["n_nodes"], n_levels=params["n_levels"])
         self._stack = _read_only(self._stack)
 
+    @classmethod
+    def _from_checked(cls, params: dict, arrays: dict) -> "KDForest":
+        """A forest from parameters and arrays that :func:`check_forest_state` validated."""
+        forest = cls.__new__(cls)
+        forest._restore(params, arrays)
+        return forest
+
     def save(self, path) -> None:
         """Write the forest to one file (JSON header, aligned raw arrays, CRC-32 per array).
 
@@ -436,6 +443,4 @@ def load_forest(path, mmap: bool = True, verify_checksum: bool = True,
     """
     params, arrays = read_forest(path, mmap=bool(mmap), verify_checksum=bool(verify_checksum),
                                  verify_contents=bool(verify_contents))
-    forest = KDForest.__new__(KDForest)
-    forest._restore(params, arrays)
-    return forest
+    return KDForest._from_checked(params, arrays)

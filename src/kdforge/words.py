@@ -292,6 +292,8 @@ class WordIndex:
                 if len(candidate) >= 2:
                     buckets.setdefault(candidate[:2], []).append(candidate)
             self._buckets = buckets
+        if not isinstance(word, str):
+            raise TypeError(f"word must be a string, got {type(word).__name__} {word!r}")
         if not word:
             return []
         lower = [word.lower()] if word.lower() != word and word.lower() in self._lookup else []
