@@ -45,9 +45,19 @@ ENTRIES = ("tree.query", "tree.query_radius", "tree.query_radius_csr", "tree.que
            "load")
 
 
-def mostly(valid, hostile, share=0.8):
-    """A strategy drawing from ``valid`` with probability ``share``, else from ``hostile``."""
-    return st.sampled_from(range(100)).flatmap(lambda u: valid if u < 100 * share else hostile)
+def mostly(valid, hostile, share=0.85):
+    """A (valid, hostile, share) choice: ``valid`` with probability ``share``, else ``hostile``.
+
+    Drawn by :func:`choose` with a seeded ``random.Random``, so that the share holds (the
+    hypothesis integer and float strategies favour their bounds).
+    """
+    return valid, hostile, share
+
+
+def choose(draw, rnd, choice):
+    """Draw from a :func:`mostly` choice."""
+    valid, hostile, share = choice
+    return draw(valid if rnd.random() < share else hostile)
 
 
 P_VALUES = mostly(st.sampled_from([1, 2, 2, 3, 1.5, np.inf]), st.sampled_from([0.5, 0, -1, np.nan, 20, "2", None]))
@@ -59,9 +69,9 @@ SMALL_INTS = mostly(st.integers(1, 40), st.sampled_from([2 ** 63, 0, -3, None, 1
 
 
 @st.composite
-def values(draw, n_values):
+def values(draw, n_values, rnd):
     """float64 values from a class: plain, small integers (duplicates), special, or a mix."""
-    kind = draw(mostly(st.sampled_from(["uniform", "integers", "constant", "tiny"]),
+    kind = choose(draw, rnd, mostly(st.sampled_from(["uniform", "integers", "constant", "tiny"]),
                        st.sampled_from(["special", "mixed"]), 0.7))
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
     if kind == "uniform":
@@ -80,14 +90,14 @@ def values(draw, n_values):
 
 
 @st.composite
-def arrays(draw, n_rows, n_dims, dtype=None):
+def arrays(draw, n_rows, n_dims, rnd, dtype=None):
     """An array of any dtype, shape and layout; mostly (n_rows, n_dims) float."""
-    shape = draw(mostly(st.just((n_rows, n_dims)), st.sampled_from(
+    shape = choose(draw, rnd, mostly(st.just((n_rows, n_dims)), st.sampled_from(
         [(), (n_dims,), (0, n_dims), (n_rows, 0), (2, n_rows, n_dims), (n_rows, n_dims + 1)]), 0.85))
     if dtype is None:
-        dtype = draw(mostly(st.sampled_from(["float64", "float32"]), st.sampled_from(DTYPES), 0.75))
+        dtype = choose(draw, rnd, mostly(st.sampled_from(["float64", "float32"]), st.sampled_from(DTYPES), 0.75))
     size = int(np.prod(shape))
-    raw = draw(values(2 * max(size, 1)))
+    raw = draw(values(2 * max(size, 1), rnd))
     layout = draw(st.sampled_from(LAYOUTS))
     with np.errstate(all="ignore"):
         if dtype == "object":
@@ -120,30 +130,34 @@ def arrays(draw, n_rows, n_dims, dtype=None):
 def cases(draw):
     """One case: an entry point, its data, queries and keywords."""
     entry = draw(st.sampled_from(ENTRIES))
+    rnd = draw(st.randoms(use_true_random=False))
     n, d, m = draw(st.integers(1, 30)), draw(st.integers(1, 4)), draw(st.integers(0, 6))
-    data = draw(arrays(n, d))
-    X = draw(arrays(m, d, dtype=draw(mostly(st.sampled_from(["float64", "float32", "int64"]),
+    data = draw(arrays(n, d, rnd))
+    X = draw(arrays(m, d, rnd, dtype=choose(draw, rnd, mostly(st.sampled_from(["float64", "float32", "int64"]),
                                             st.sampled_from(["object", "complex128", "str", "float16"])))))
-    build = {"leaf_size": draw(SMALL_INTS)}
+    build = {"leaf_size": choose(draw, rnd, SMALL_INTS)}
+    if entry.startswith("tree."):
+        build["split"] = choose(draw, rnd, mostly(st.sampled_from(["max_spread", "round_robin"]), st.sampled_from(["median", 1])))
+        build["division"] = choose(draw, rnd, mostly(st.sampled_from(["median", "root"]), st.sampled_from(["mean", None])))
     call = {}
     if entry in ("tree.query", "brute.knn", "index.query", "forest.query"):
-        call["k"] = draw(K_VALUES)
-        call["sort_results"] = draw(mostly(st.just(True), st.sampled_from([False, "yes"])))
+        call["k"] = choose(draw, rnd, K_VALUES)
+        call["sort_results"] = choose(draw, rnd, mostly(st.just(True), st.sampled_from([False, "yes"])))
         if entry != "brute.knn":
-            call["return_distance"] = draw(mostly(st.just(True), st.sampled_from([False, 1])))
+            call["return_distance"] = choose(draw, rnd, mostly(st.just(True), st.sampled_from([False, 1])))
     if entry in ("tree.query", "tree.query_radius", "tree.query_radius_csr", "tree.query_radius_chunks",
                  "brute.knn", "brute.radius", "tree.distance_to_node"):
-        call["p"] = draw(P_VALUES)
+        call["p"] = choose(draw, rnd, P_VALUES)
     if entry == "tree.query":
-        call["eps"] = draw(mostly(st.sampled_from([0, 0, 0.5]), st.sampled_from([-1, np.nan, np.inf, 1e155])))
-        call["distance_upper_bound"] = draw(mostly(st.sampled_from([np.inf, np.inf, 1.0, 0.0]),
+        call["eps"] = choose(draw, rnd, mostly(st.sampled_from([0, 0, 0.5]), st.sampled_from([-1, np.nan, np.inf, 1e155])))
+        call["distance_upper_bound"] = choose(draw, rnd, mostly(st.sampled_from([np.inf, np.inf, 1.0, 0.0]),
                                                    st.sampled_from([-1.0, np.nan, 1e154, 5e-324])))
-        call["max_leaves"] = draw(mostly(st.sampled_from([None, None, 1, 3, 10 ** 6]), st.sampled_from([0, -1, 2 ** 63])))
+        call["max_leaves"] = choose(draw, rnd, mostly(st.sampled_from([None, None, 1, 3, 10 ** 6]), st.sampled_from([0, -1, 2 ** 63])))
         call["return_distance"] = True
     if entry.startswith("tree.query_radius") or entry == "brute.radius":
-        r = draw(RADII)
+        r = choose(draw, rnd, RADII)
         if draw(st.booleans()) and X.ndim == 2 and entry != "brute.radius":
-            r = np.abs(draw(arrays(X.shape[0], 1, dtype="float64")).ravel())
+            r = np.abs(draw(arrays(X.shape[0], 1, rnd, dtype="float64")).ravel())
         call["r"] = r
         call["sort_results"] = draw(st.sampled_from([False, True, "no"]))
         if entry != "tree.query_radius_chunks":
@@ -156,7 +170,7 @@ def cases(draw):
     if entry == "tree.query_radius_chunks":
         call["queries_per_chunk"] = draw(st.sampled_from([1, 2, 65536, 0, -1, 2 ** 70]))
     if entry == "tree.query_box":
-        call["hi"] = draw(arrays(m, d, dtype="float64"))
+        call["hi"] = draw(arrays(m, d, rnd, dtype="float64"))
         call["sort_results"] = draw(st.booleans())
     if entry == "tree.find_point":
         call["all_matches"] = draw(st.booleans())
@@ -173,16 +187,16 @@ def cases(draw):
         build["metric"] = draw(st.sampled_from(["euclidean", "manhattan", "chebyshev", "cosine", "x"]))
     if entry == "forest.query":
         build["n_trees"] = draw(st.sampled_from([1, 2, 3, 0]))
-        build["rotation"] = draw(mostly(st.sampled_from(["random", None, "pca"]), st.just("bad")))
+        build["rotation"] = choose(draw, rnd, mostly(st.sampled_from(["random", None, "pca"]), st.just("bad")))
         build["metric"] = draw(st.sampled_from(["euclidean", "manhattan", "minkowski"]))
         build["p"] = 20 if build["metric"] == "minkowski" else None
-        call["max_leaves"] = draw(mostly(st.sampled_from([1, 4, 10 ** 6]), st.sampled_from([0, -1])))
+        call["max_leaves"] = choose(draw, rnd, mostly(st.sampled_from([1, 4, 10 ** 6]), st.sampled_from([0, -1])))
     if entry == "load":
         build["mutation"] = draw(st.sampled_from(["random", "flip", "truncate", "none", "zero"]))
         build["where"] = draw(st.floats(0, 1))
         build["seed"] = draw(st.integers(0, 2 ** 32 - 1))
     if entry != "load":
-        call["workers"] = draw(WORKERS)
+        call["workers"] = choose(draw, rnd, WORKERS)
     return {"entry": entry, "data": data, "X": X, "build": build, "call": call}
 
 
@@ -204,7 +218,7 @@ KNOWN = (
 def _reference_arrays(tree_dtype, data, queries):
     """The points and queries in float64, after the rounding to the tree's dtype."""
     data = np.asarray(data).astype(tree_dtype).astype(np.float64).reshape(np.shape(data))
-    queries = np.asarray(queries).astype(tree_dtype).astype(np.float64)
+    queries = np.atleast_1d(np.asarray(queries).astype(tree_dtype).astype(np.float64))  # 0-d: one 1-d point
     return data, queries.reshape(1, -1) if queries.ndim == 1 else queries
 
 
@@ -301,7 +315,7 @@ def _as_lists(indptr, indices):
 
 def _tree_call(kdforge, case, tree):
     entry, X, call = case["entry"], case["X"], dict(case["call"])
-    data, queries = _reference_arrays(tree.dtype, tree.data, X) if np.ndim(X) in (1, 2) else (None, None)
+    data, queries = _reference_arrays(tree.dtype, tree.data, X) if np.ndim(X) <= 2 else (None, None)
     rtol = _tolerance(tree.dtype)
     p = call.get("p", 2)
     if entry == "tree.query":
@@ -321,8 +335,7 @@ def _tree_call(kdforge, case, tree):
             hi = (full <= radii[:, None] * (1 + rtol)).sum(axis=1)
             return None if ((counts >= lo) & (counts <= hi)).all() else f"counts {counts}, reference {lo}..{hi}"
         lists = out[0] if call["return_distance"] else out
-        lists = [lists] if np.ndim(X) == 1 and not isinstance(lists, (list, np.ndarray)) else lists
-        if np.ndim(X) == 1:
+        if np.ndim(X) <= 1:
             lists = [np.asarray(lists[0] if len(lists) == 1 and np.ndim(lists[0]) else lists)]
         return check_radius(data, queries, call["r"], float(p), list(lists), rtol)
     if entry == "tree.query_radius_csr":
@@ -431,7 +444,8 @@ def run_case(case):
         if entry == "load":
             problem = _load_case(kdforge, case)
         elif entry.startswith("tree."):
-            tree = kdforge.KDTree(case["data"], leaf_size=build["leaf_size"], workers=call.get("workers", 1))
+            tree = kdforge.KDTree(case["data"], leaf_size=build["leaf_size"], split=build["split"],
+                                  division=build["division"], workers=call.get("workers", 1))
             problem = _tree_call(kdforge, case, tree)
         elif entry.startswith("brute."):
             data = kdforge._validation.as_data_array(case["data"])  # the same checks brute runs
