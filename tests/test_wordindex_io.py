@@ -75,3 +75,14 @@ def test_a_forest_file_is_not_a_word_index(tmp_path):
     index.index.save(tmp_path / "forest.kdf")
     with pytest.raises(TreeFileError, match="magic"):
         WordIndex.load(tmp_path / "forest.kdf")
+
+
+def test_words_with_newlines_and_empty_words(tmp_path):
+    words = ["a\nb", "", "c", "a\nb", "é"]
+    vectors = np.random.default_rng(4).standard_normal((5, 3))
+    index = WordIndex(words, vectors)
+    index.save(tmp_path / "w.kdw")
+    loaded = WordIndex.load(tmp_path / "w.kdw")
+    assert loaded.words == words
+    assert loaded.index_of("a\nb") == 0
+    assert loaded.similar("c", k=2) == index.similar("c", k=2)

@@ -33,6 +33,10 @@ Design (after FLANN's randomized kd-trees, Silpa-Anan & Hartley 2008)
 
 Memory: the points once (as given, normalised for cosine), and per tree about ``n * d``
 bytes of codes plus ``n`` indices.
+
+Saving: :meth:`KDForest.save` writes one file and :func:`load_forest` maps it back
+read-only, validated before any query (format and checks: :mod:`kdforge._forestfile`);
+pickles are validated the same way. A loaded forest answers exactly as the saved one.
 """
 
 from __future__ import annotations

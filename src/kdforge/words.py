@@ -165,12 +165,16 @@ class WordIndex:
         unit vectors (exact), in the aligned, checksummed layout of forest files
         (:mod:`kdforge._forestfile`). :meth:`load` reads it back without rebuilding.
         """
-        text = "".join(self._words)
+        # Words joined by a newline split back at C speed; offsets (in characters, without
+        # the separators) check the split, or cut the text when a word holds a newline.
+        separator = "" if any("\n" in w for w in self._words) else "\n"
+        text = separator.join(self._words)
         offsets = np.zeros(len(self._words) + 1, dtype=np.int64)
-        np.cumsum([len(w) for w in self._words], out=offsets[1:])
+        np.cumsum(np.fromiter(map(len, self._words), dtype=np.int64, count=len(self._words)),
+                  out=offsets[1:])
         arrays = {"vocabulary": np.frombuffer(text.encode("utf-8"), dtype=np.uint8),
                   "word_offsets": offsets}
-        fields = {"n_words": len(self._words), "max_leaves": self._max_leaves,
+        fields = {"n_words": len(self._words), "separator": separator, "max_leaves": self._max_leaves,
                   "approximate": self._approximate, "algorithm": self._algorithm, "forest": None}
         if self._approximate:
             forest_fields, forest_arrays = self._index._saved()
@@ -203,9 +207,8 @@ class WordIndex:
         words = _vocabulary(fields, arrays, source)
         self = cls.__new__(cls)
         self._words = words
-        self._lookup = {}
-        for i, word in enumerate(words):
-            self._lookup.setdefault(word, i)
+        # the first of duplicate words keeps the lookup, as in the constructor
+        self._lookup = dict(zip(reversed(words), range(len(words) - 1, -1, -1)))
         try:
             self._max_leaves = _validation.check_max_leaves(fields.get("max_leaves"))
         except (TypeError, ValueError) as exc:
@@ -411,7 +414,14 @@ def _vocabulary(fields: dict, arrays: dict, source: str) -> list[str]:
         text = blob.tobytes().decode("utf-8")
     except UnicodeDecodeError:
         raise TreeFileError(f"{source}: the vocabulary is not UTF-8") from None
+    separator = fields.get("separator")
+    if separator == "\n":
+        words = text.split("\n")
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        if len(words) != n_words or offsets[0] != 0 or not np.array_equal(np.cumsum(lengths), offsets[1:]):
+            raise TreeFileError(f"{source}: word offsets do not split the vocabulary")
+        return words
     bounds = offsets.tolist()
-    if bounds[0] != 0 or bounds[-1] != len(text) or np.any(np.diff(offsets) < 0):
+    if separator != "" or bounds[0] != 0 or bounds[-1] != len(text) or np.any(np.diff(offsets) < 0):
         raise TreeFileError(f"{source}: word offsets do not split the vocabulary")
     return [text[bounds[i]:bounds[i + 1]] for i in range(n_words)]

@@ -106,6 +106,20 @@ def knn_filter_block(G, j0, x_lo, x_slope, q_lo, q_norm, data, queries, heap_d, 
 
 
 @njit(cache=True, nogil=True)
+def _filter_candidates(G_row, j0, x_lo, x_slope, b, limit, hits):
+    """Write the positions ``jj`` whose lower bound ``x_lo - x_slope * b - 2 G`` is at most
+    ``limit`` to ``hits``; return how many. A function of its own so that its loop holds no
+    growable buffer (Numba would count references to it on every pass)."""
+    found = 0
+    for jj in range(G_row.shape[0]):
+        j = j0 + jj
+        if x_lo[j] - x_slope[j] * b - 2.0 * np.float64(G_row[jj]) <= limit:
+            hits[found] = jj
+            found += 1
+    return found
+
+
+@njit(cache=True, nogil=True)
 def radius_filter_block(G, j0, x_lo, x_slope, q_lo, q_norm, data, queries, radii_reduced,
                         dist_dtype_probe):
     """Radius counterpart of :func:`knn_filter_block`: the points of the block within the
@@ -113,17 +127,15 @@ def radius_filter_block(G, j0, x_lo, x_slope, q_lo, q_norm, data, queries, radii
     counts = np.zeros(G.shape[0], dtype=np.int64)
     cols = np.empty(max(64, 4 * G.shape[0]), dtype=np.int64)
     dists = np.empty(cols.shape[0], dtype=dist_dtype_probe.dtype)
+    hits = np.empty(G.shape[1], dtype=np.int64)
     total = 0
     for i in range(G.shape[0]):
         q = queries[i]
-        b = q_norm[i]
         bound = radii_reduced[i]
-        limit = bound - q_lo[i]
+        found = _filter_candidates(G[i], j0, x_lo, x_slope, q_norm[i], bound - q_lo[i], hits)
         first = total
-        for jj in range(G.shape[1]):
-            j = j0 + jj
-            if x_lo[j] - x_slope[j] * b - 2.0 * np.float64(G[i, jj]) > limit:
-                continue
+        for h in range(found):
+            j = j0 + hits[h]
             key = reduced_distance(data, j, q, METRIC_L2, 2.0, bound)
             if key <= bound:
                 cols, dists = _append(cols, dists, total, j, np.sqrt(key))
