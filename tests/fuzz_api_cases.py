@@ -499,6 +499,22 @@ def describe(case) -> str:
             f"  data={show(case['data'])}\n  X={show(case['X'])}")
 
 
+def generate_cases(n_cases):
+    """``n_cases`` cases drawn by hypothesis (each on its own, to keep its buffers small)."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    drawn = []
+
+    @settings(max_examples=n_cases, deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(cases())
+    def collect(case):
+        drawn.append(case)
+
+    collect()
+    return drawn
+
+
 # ---------------------------------------------------------------------- subprocess runner
 def run_batch(batch, timeout=240.0):
     """Run cases in one child process; return (counts by status, findings as text)."""

@@ -8,21 +8,22 @@ example (naming the case) instead of killing pytest.
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
-
 import fuzz_api_cases as fuzz
 
-BATCH = 60
+N_CASES, BATCH = 150, 75
 
 
-@settings(max_examples=3, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=list(HealthCheck))
-@given(st.lists(fuzz.cases(), min_size=BATCH, max_size=BATCH))
-def test_hostile_calls_raise_documented_errors_or_answer_like_the_reference(batch):
-    counts, findings = fuzz.run_batch(batch, timeout=150)
+def test_hostile_calls_raise_documented_errors_or_answer_like_the_reference():
+    batch = fuzz.generate_cases(N_CASES)
+    counts = {"ok": 0, "rejected": 0, "known": 0, "finding": 0}
+    findings = []
+    for start in range(0, len(batch), BATCH):
+        got, found = fuzz.run_batch(batch[start:start + BATCH], timeout=150)
+        findings += found
+        counts = {key: counts[key] + got[key] for key in counts}
     assert not findings, "\n\n".join(findings[:5])
     assert counts["ok"] + counts["rejected"] + counts["known"] == len(batch)
+    assert counts["ok"] > len(batch) // 10  # the cases do reach the answers, not only the checks
 
 
 @pytest.mark.xfail(strict=True, reason="kNN with k far above n allocates the padded (m, k) answer before "
