@@ -53,7 +53,7 @@ KERNELS: dict[str, dict[str, tuple[str, ...]]] = {
     "box": {"box": ("box_query_batch",)},
     "node queries": {"traversal": ("find_leaf_batch",), "locate": ("find_point_batch", "box_distance_pairs")},
     "brute force": {"brute": ("row_sq_norms", "knn_filter_block", "knn_scan", "radius_filter_block",
-                              "radius_scan")},
+                              "radius_scan", "knn_direct", "radius_direct")},
     "tree file checks": {"checks": ("check_structure", "check_geometry")},
     "pairs": {"dualtree": ("pairs_within", "count_pairs")},
     "kernel density": {"density": ("kde_batch",)},
@@ -227,9 +227,11 @@ def compile_steps() -> list[tuple[str, Callable[[], object]]]:
             tree.distance_to_node(queries[:5], leaf, kind="tight", p=1)
 
         def brute_force(small=small, queries=queries):
-            for p in (2, 1):
-                brute.knn(small, queries[:5], k=3, p=p)
-                brute.radius(small, queries[:5], r=0.1, p=p, return_distance=True)
+            wide = np.repeat(small[:300], 7, axis=1)  # above DIRECT_MAX_DIMS: the BLAS engine
+            for points, q in ((small, queries[:5]), (wide, np.repeat(queries[:5], 7, axis=1))):
+                for p in (2, 1):
+                    brute.knn(points, q, k=3, p=p)
+                    brute.radius(points, q, r=0.1, p=p, return_distance=True)
             NeighborIndex(small, algorithm="brute").query(queries[:5], k=3)
 
         def pairs_and_density(small=small, queries=queries, state=state):
