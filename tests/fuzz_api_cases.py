@@ -353,6 +353,8 @@ def _tree_call(kdforge, case, tree):
         lo_r = np.asarray(X, dtype=np.float64).reshape(-1, tree.n_dims)
         hi_r = np.asarray(hi, dtype=np.float64).reshape(-1, tree.n_dims)
         got = _as_lists(csr.indptr, csr.indices)
+        lo_r, hi_r = np.broadcast_arrays(lo_r, hi_r)  # one corner may be shared by all boxes
+        lo_r, hi_r = (np.broadcast_to(c, (len(got), tree.n_dims)) for c in (lo_r, hi_r))
         for i, row in enumerate(got):
             inside = ((data >= lo_r[i]) & (data <= hi_r[i])).all(axis=1)
             near = (_close(data, lo_r[i], rtol) | _close(data, hi_r[i], rtol)).any(axis=1)
@@ -389,7 +391,7 @@ def _tree_call(kdforge, case, tree):
                 value = getattr(tree, method)(node)
             except (TypeError, ValueError):
                 continue
-            ids = np.asarray(node)
+            ids = np.asarray(node).astype(np.int64)  # a uint8 id must not turn -1 into 255
             if method == "left" and not (np.asarray(value) == np.where(ids < n_internal, 2 * ids + 1, -1)).all():
                 return f"left({node}) = {value}"
             if method == "is_leaf" and not (np.asarray(value) == (ids >= n_internal)).all():
