@@ -26,9 +26,8 @@ def test_hostile_calls_raise_documented_errors_or_answer_like_the_reference():
     assert counts["ok"] > len(batch) // 10  # the cases do reach the answers, not only the checks
 
 
-@pytest.mark.xfail(strict=True, reason="kNN with k far above n allocates the padded (m, k) answer before "
-                   "any size check: MemoryError (or, for k around 2**28, gigabytes written) instead of a "
-                   "ValueError / ResultSizeError naming k; found by the fuzz harness (fuzz.KNOWN)")
+# Found by the fuzz harness: kNN with k far above n allocated the padded (m, k) answer before
+# any size check (MemoryError, or the OOM killer).
 @pytest.mark.parametrize("entry", ["tree.query", "brute.knn", "index.query", "forest.query"])
 def test_a_k_far_above_n_is_refused_before_allocating(entry):
     import kdforge
@@ -90,9 +89,8 @@ def test_the_radius_checker_catches_a_missing_and_an_extra_point():
     assert fuzz.check_radius(data, queries, 0.4, 2.0, [lists[0], np.append(lists[1], outside)], 1e-9) is not None
 
 
-@pytest.mark.xfail(strict=True, reason="a subnormal distance_upper_bound (5e-324) squares to 0 in the reduced "
-                   "form, so an exact match (distance 0 < 5e-324) is dropped: a silent wrong answer; "
-                   "found by the fuzz harness")
+# Found by the fuzz harness: a subnormal distance_upper_bound (5e-324) squared to 0 in the
+# reduced form, so an exact match (distance 0 < 5e-324) was dropped.
 def test_a_subnormal_upper_bound_keeps_an_exact_match():
     import kdforge
 

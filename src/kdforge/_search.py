@@ -61,6 +61,8 @@ def knn(tree: TreeRecord, queries: np.ndarray, k: int, p: float, eps: float, bou
     with np.errstate(over="ignore"):  # huge eps or bounds: no pruning factor / no bound
         prune_factor = np.float64(1.0 + eps) if np.isinf(p) else np.float64(1.0 + eps) ** p
         bound_reduced = float(to_reduced.py_func(np.float64(bound), metric, p))
+    if bound_reduced == 0.0:  # a subnormal bound squares to 0: keep exact matches (0 < bound)
+        bound_reduced = float(np.nextafter(0.0, 1.0))
     prune_factor = float(min(prune_factor, MAX_PRUNE_FACTOR))
     m = queries.shape[0]
     notice_compile("knn" if max_leaves is None else "budgeted kNN", tree.tree_data.dtype)

@@ -9,6 +9,7 @@ of thing) / ``ValueError`` (right kind, bad value) with a message that names the
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -20,6 +21,7 @@ __all__ = [
     "as_data_array",
     "as_query_array",
     "check_k",
+    "check_knn_answer",
     "check_p",
     "check_eps",
     "check_leaf_size",
@@ -207,6 +209,27 @@ def check_float_dtype(dtype, name: str = "dtype") -> np.dtype:
 def check_k(k) -> int:
     """Return ``k`` as an int >= 1 or raise."""
     return check_int(k, "k", minimum=1)
+
+
+def _physical_memory() -> int:
+    """Bytes of memory of this machine (2**62 when the platform does not tell)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return 2**62
+
+
+def check_knn_answer(n_queries: int, k: int, owner: str) -> None:
+    """Raise ``ValueError`` when an (m, k) kNN answer could not fit in this machine's memory.
+
+    ``k`` may exceed the number of points (the rows are padded), but an answer of ``m * k``
+    (distance, index) pairs larger than the memory is refused before anything is allocated.
+    """
+    needed = n_queries * k * 16
+    if needed > _physical_memory():
+        raise ValueError(f"k={k} for {n_queries} quer{'y' if n_queries == 1 else 'ies'} of {owner} "
+                         f"asks for an answer of {needed / 1e9:.3g} GB (16 bytes per neighbour), more "
+                         "than this machine's memory; use a smaller k")
 
 
 def check_p(p) -> float:

@@ -298,7 +298,9 @@ def knn(data, X, k=1, *, p=2, workers=1, chunk_size=None, sort_results=True):
     data = v.as_data_array(data)
     queries, single = v.as_query_array(X, data.shape[1], data.dtype, owner="data")
     query_block = v.check_int(chunk_size, "chunk_size", minimum=1, allow_none=True)
-    dist, idx = _knn(data, queries, v.check_k(k), v.check_p(p), v.check_workers(workers),
+    k = v.check_k(k)
+    v.check_knn_answer(queries.shape[0], k, "data")
+    dist, idx = _knn(data, queries, k, v.check_p(p), v.check_workers(workers),
                      bool(sort_results), query_block)
     if single:
         return dist[0], idx[0]

@@ -382,7 +382,9 @@ class KDForest:
                                            owner="the forest")
         if self._cosine:
             queries = normalize_rows(queries, "X")
-        dist, idx = self._search(queries, v.check_k(k), v.check_max_leaves(max_leaves),
+        k = v.check_k(k)
+        v.check_knn_answer(queries.shape[0], k, "the forest")
+        dist, idx = self._search(queries, k, v.check_max_leaves(max_leaves),
                                  bool(sort_results), v.check_workers(workers))
         if self._cosine:
             dist = cosine_similarity(dist)

@@ -281,6 +281,7 @@ class NeighborIndex:
         if self._cosine:
             queries = normalize_rows(queries, "X")
         k = v.check_k(k)
+        v.check_knn_answer(queries.shape[0], k, "the index")
         workers = self._workers if workers is None else v.check_workers(workers)
         dist, idx = self._search(queries, k, bool(sort_results), workers)
         if self._cosine:

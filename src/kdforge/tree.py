@@ -307,6 +307,7 @@ class KDTree:
         """
         queries, single = v.as_query_array(X, self.n_dims, self.dtype)
         k = v.check_k(k)
+        v.check_knn_answer(queries.shape[0], k, "the tree")
         p = v.check_p(p)
         eps = v.check_eps(eps)
         bound = v.check_distance_upper_bound(distance_upper_bound)
