@@ -68,7 +68,7 @@ swings several-fold with the machine's load. The limit is put back when the call
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
@@ -101,7 +101,7 @@ MIN_DATA_BLOCK = 512
 #: vectorised loops) instead of filtering with a BLAS product: with few coordinates the
 #: product does almost no arithmetic per entry of its output, and writing and filtering
 #: that output costs more than the direct distance (see the module documentation).
-DIRECT_MAX_DIMS = 16
+DIRECT_MAX_DIMS = 8
 #: Data points per block of the direct engine (the block stays in cache for all queries).
 DIRECT_BLOCK = 1024
 
@@ -208,7 +208,9 @@ def _blas_controller():
 
 @contextmanager
 def blas_one_thread_per_worker():
-    """Limit BLAS to one thread while kdforge's workers each run matrix products.
+    """Limit BLAS to one thread while several kdforge workers each run matrix products.
+
+    With one worker (the calling thread) BLAS keeps its own threads, which is faster there.
 
     ``workers`` threads then use ``workers`` cores in all, instead of ``workers`` times
     BLAS's own threads (OpenBLAS starts one per core), which oversubscribes the cores and
@@ -334,7 +336,7 @@ def _knn(data, queries, k, p, workers, sort_results, query_block=None):
                     keys[q0:q1], idx[q0:q1],
                 )  # fmt: skip
 
-        with blas_one_thread_per_worker():
+        with blas_one_thread_per_worker() if workers > 1 else nullcontext():
             run_chunked(blas_task, m, workers)
     else:
 
@@ -431,7 +433,7 @@ def _radius(data, queries, radii, p, workers, sort_results):
                 found.append((np.arange(q0, q1, dtype=np.int64), segments))
             return found
 
-        with blas_one_thread_per_worker():
+        with blas_one_thread_per_worker() if workers > 1 else nullcontext():
             parts = [part for found in run_chunked(blas_task, m, workers) for part in found]
     else:
 
