@@ -54,11 +54,8 @@ def test_find_leaf_batch_on_arbitrary_splits(n_leaves, d, seed, dtype, query_dty
 
 
 def built_record(data, **options):
-    """``KDTree(data, **options).record``, or a skip when the tree has no ``record`` yet."""
-    tree = kdforge.KDTree(data, **options)
-    if not hasattr(tree, "record"):
-        pytest.skip("KDTree has no .record attribute yet (package being restructured)")
-    return tree.record
+    """``KDTree(data, **options).record``."""
+    return kdforge.KDTree(data, **options).record
 
 
 @settings(max_examples=60, deadline=None)

@@ -109,9 +109,7 @@ def test_from_record_copies_and_validates():
 # ---------------------------------------------------------------------- threads
 def test_workers_are_clamped_to_the_cores():
     data = np.random.default_rng(4).random((70_000, 2))
-    start = time.perf_counter()
-    tree = kdforge.KDTree(data, workers=2**70)
-    assert time.perf_counter() - start < 60
+    tree = kdforge.KDTree(data, workers=2**70)  # hung before the clamp
     dist, idx = tree.query(data[:10], k=2, workers=2**70)
     assert (idx[:, 0] == np.arange(10)).all()
     assert kdforge._validation.check_workers(2**70) == _parallel.MAX_THREADS
