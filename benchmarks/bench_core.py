@@ -9,7 +9,12 @@ Every contender runs on the same data in one process; repetitions are interleave
 
 Sections: build time; kNN k = 1, 8, 16 with workers = 1 and all cores on uniform 3-D,
 clustered 3-D, uniform 8-D and the GeoNames cities; radius queries (~10 neighbours) against
-scipy; Numba compile time on a cold cache and import + first-query latency on a warm cache.
+scipy; ``adaptive``: the split rules on heavy-tailed, log-normal and mixture data in 3-D, 6-D
+and 9-D and on GeoNames with queries away from the data (the newest places), against scipy
+(both ``balanced_tree`` settings) and pykdtree, one thread, build + kNN k = 10 + radius;
+Numba compile time on a cold cache and import + first-query latency on a warm cache.
+
+    python benchmarks/bench_core.py --sections adaptive --reps 5
 pykdtree takes its thread count from OpenMP (OMP_NUM_THREADS) and is timed once, at its default;
 scikit-learn's KDTree queries are single-threaded.
 """
@@ -159,6 +164,76 @@ def bench_radius(data, peers, m, reps, n_cores):
         print_row(f"counts, {threads} thread(s)", interleaved(contenders, reps), unit_count=m)
 
 
+def adaptive_datasets(n: int, m: int, rng: np.random.Generator, include_geonames: bool) -> dict:
+    """``name -> (data, queries)``: heavy-tailed and clustered workloads, queries held out
+    (drawn like the data, never in it)."""
+    out = {}
+    for d in (3, 6, 9):
+        both = rng.standard_t(2.0, size=(n + m, d))
+        out[f"student-t(2) {d}-D"] = (both[:n], both[n:])
+        both = rng.lognormal(0.0, 1.0, size=(n + m, d))
+        out[f"log-normal {d}-D"] = (both[:n], both[n:])
+        centres = rng.standard_normal((20, d)) * 5
+        labels = rng.integers(0, 20, size=n + m)
+        widths = np.exp(rng.normal(-2.0, 1.0, size=20))[labels, None]
+        both = centres[labels] + widths * rng.standard_normal((n + m, d))
+        tail = rng.random(n + m) < 0.05  # a broad Cauchy background: the tails
+        both[tail] = 5 * rng.standard_cauchy((int(tail.sum()), d))
+        out[f"mixture + tails {d}-D"] = (both[:n], both[n:])
+    if include_geonames:
+        from kdforge.datasets import load_geonames
+        places = load_geonames(500).unit_vectors()
+        out["GeoNames, newest 10k as queries"] = (places[:-10_000], places[-10_000:])
+        random = rng.permutation(places.shape[0])
+        out["GeoNames, random 10k as queries"] = (places[random[10_000:]], places[random[:10_000]])
+    return out
+
+
+def _one_openmp_thread(fn, *args, **kwargs):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return fn(*args, **kwargs)
+
+
+def bench_adaptive(n, m, peers, reps, include_geonames):
+    """Split rules on real-like data, one thread, against scipy (both settings) and pykdtree."""
+    print(f"\n== adaptive splits: build (s), kNN k=10 and radius (~10 neighbours) (kq/s), 1 thread; "
+          f"n = {n}, {m} held-out queries; 'kdforge' is the default split, 'kdforge A/A' the same "
+          "tree timed twice (noise)")
+    rng = np.random.default_rng(5)
+    for name, (data, queries) in adaptive_datasets(n, m, rng, include_geonames).items():
+        builders = {"kdforge": lambda: kdforge.KDTree(data, workers=1),
+                    "kd median": lambda: kdforge.KDTree(data, split="max_spread", workers=1),
+                    "kd midpoint": lambda: kdforge.KDTree(data, split="sliding_midpoint", workers=1)}
+        if "scipy" in peers:
+            builders["scipy bal"] = lambda: peers["scipy"](data)
+            builders["scipy unbal"] = lambda: peers["scipy"](data, balanced_tree=False)
+        if "pykdtree" in peers:
+            builders["pykdtree"] = lambda: _one_openmp_thread(peers["pykdtree"], data, leafsize=16)
+        trees = {label: build() for label, build in builders.items()}
+        print(f"  {name}   (default split: {trees['kdforge'].split})")
+        print_row("build", interleaved(builders, reps))
+        searches = {}
+        for label, tree in trees.items():
+            if label.startswith("k"):
+                searches[label] = (lambda t: lambda: t.query(queries, k=10, workers=1))(tree)
+            elif label.startswith("scipy"):
+                searches[label] = (lambda t: lambda: t.query(queries, k=10, workers=1))(tree)
+            else:  # pykdtree's OpenMP threads, limited to one like the others' workers=1
+                searches[label] = (lambda t: lambda: _one_openmp_thread(t.query, queries, k=10))(tree)
+        searches["kdforge A/A"] = searches["kdforge"]
+        print_row("kNN k=10", interleaved(searches, reps), unit_count=m)
+        dist, _ = trees["kdforge"].query(queries, k=10, workers=-1)
+        r = float(np.median(dist[:, -1]))
+        radius = {label: (lambda t: lambda: t.query_radius(queries, r, workers=1))(tree)
+                  for label, tree in trees.items() if label.startswith("k")}
+        for label in ("scipy bal", "scipy unbal"):
+            if label in trees:
+                radius[label] = (lambda t: lambda: t.query_ball_point(queries, r, workers=1))(trees[label])
+        print_row(f"radius r={r:.3g}", interleaved(radius, reps), unit_count=m)
+
+
 LATENCY_SCRIPT = """
 import time
 t0 = time.perf_counter()
@@ -193,8 +268,10 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=1_000_000, help="points per synthetic set")
     parser.add_argument("--queries", type=int, default=100_000, help="queries per workload")
     parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions")
-    parser.add_argument("--sections", default="build,knn,radius,latency",
-                        help="comma-separated subset of build,knn,radius,latency")
+    parser.add_argument("--sections", default="build,knn,radius,adaptive,latency",
+                        help="comma-separated subset of build,knn,radius,adaptive,latency")
+    parser.add_argument("--adaptive-n", type=int, default=200_000,
+                        help="points per synthetic set of the adaptive section")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.queries, args.reps = 50_000, 5_000, 1
@@ -213,6 +290,9 @@ def main(argv=None):
         bench_knn(datasets, peers, args.queries, args.reps, n_cores)
     if "radius" in sections:
         bench_radius(datasets["uniform 3-D"], peers, args.queries, args.reps, n_cores)
+    if "adaptive" in sections:
+        bench_adaptive(args.adaptive_n if not args.quick else 20_000, 10_000 if not args.quick else 1000,
+                       peers, args.reps, include_geonames=not args.quick)
     if "latency" in sections:
         bench_latency()
 

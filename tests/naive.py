@@ -343,12 +343,10 @@ def sorted_row(indices, distances, by_distance):
 # ---------------------------------------------------------------------- traversal
 
 
-def find_leaf(split_dim, split_value, n_internal, query):
+def find_leaf(split_dim, split_value, children, n_internal, query):
     """Leaf a query descends to: left when its coordinate is strictly below the split value."""
     node = 0
     while node < n_internal:
-        if float(query[split_dim[node]]) < float(split_value[node]):
-            node = 2 * node + 1
-        else:
-            node = 2 * node + 2
+        side = 0 if float(query[split_dim[node]]) < float(split_value[node]) else 1
+        node = int(children[node][side])
     return node

@@ -283,7 +283,6 @@ def test_progress_without_tqdm(monkeypatch):
     (dict(workers="2"), TypeError),
     (dict(division="x"), ValueError),
     (dict(division=1), TypeError),
-    (dict(division=None), TypeError),
     (dict(progress="yes"), TypeError),
     (dict(progress=1), TypeError),
     (dict(progress=None), TypeError),

@@ -73,7 +73,7 @@ def assert_same_answers(a, b):
 
 # ---------------------------------------------------------------------- round trips
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("split", ["max_spread", "round_robin"])
+@pytest.mark.parametrize("split", ["max_spread", "round_robin", "sliding_midpoint"])
 @pytest.mark.parametrize("mmap_arrays", [True, False])
 @pytest.mark.parametrize("include_data", [True, False])
 def test_round_trip_answers_like_the_original(tmp_path, dtype, split, mmap_arrays, include_data):
@@ -103,7 +103,7 @@ def test_mmap_arrays_are_aligned_read_only_views_of_the_file(tmp_path):
     tree.save(path)
     before = path.read_bytes()
     loaded = io.load(path)
-    copied = ("node_start", "node_end", "split_dim")  # checked copies, not views
+    copied = treefile.STRUCTURE_ARRAYS  # checked copies, not views
     arrays = {name: getattr(loaded.record, name) for name in kdforge.record.ARRAY_FIELDS}
     arrays["data"] = loaded.data
     for name, value in arrays.items():
@@ -525,7 +525,9 @@ CRAFTED_HEADERS = [
     ("leaf_size float", _set(["tree", "leaf_size"], 4.0), "must be an integer"),
     ("n_levels", _set(["tree", "n_levels"], 40), "n_levels is"),
     ("negative n_levels", _set(["tree", "n_levels"], -1), ">= 0"),
-    ("split", _set(["tree", "split"], "sliding_midpoint"), "split must be one of"),
+    ("split", _set(["tree", "split"], "sliding"), "split must be one of"),
+    ("split of another division", _set(["tree", "split"], "sliding_midpoint"),
+     "does not go with split"),
     ("division", _set(["tree", "division"], "fancy"), "division must be one of"),
     ("other division", _set(["tree", "division"], "root"), "n_levels is|has shape"),
     ("unknown parameter", _set(["tree", "colour"], "blue"), "unknown tree parameter"),

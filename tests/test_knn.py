@@ -43,7 +43,7 @@ def point_sets(draw, max_n=300, max_d=20):
 
 tree_options = st.fixed_dictionaries({
     "leaf_size": st.sampled_from([1, 2, 5, 16, 40]),
-    "split": st.sampled_from(["max_spread", "round_robin"]),
+    "split": st.sampled_from(["max_spread", "round_robin", "sliding_midpoint"]),
 })
 
 

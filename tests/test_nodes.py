@@ -18,7 +18,7 @@ import reference
 from kdforge.nodes import NodeIdError
 
 HAS_ROOT_DIVISION = "division" in inspect.signature(kdforge.KDTree.__init__).parameters
-LAYOUTS = ["max_spread", "round_robin", "heap"] + (["root"] if HAS_ROOT_DIVISION else [])
+LAYOUTS = ["max_spread", "round_robin", "sliding_midpoint", "heap"] + (["root"] if HAS_ROOT_DIVISION else [])
 
 
 def heap_shaped_tree(data, leaf_size):
@@ -100,11 +100,17 @@ def tree(request):
 
 
 # ---------------------------------------------------------------------- references
-def ancestors(node):
-    """(ancestor, went_left) pairs from the node up to the root."""
+def ancestors(tree, node):
+    """(ancestor, went_left) pairs from the node up to the root: by the heap formulas for the
+    implicit layouts, by the stored parents for the explicit one."""
+    rec = tree.record
     while node > 0:
-        parent = (node - 1) // 2
-        yield parent, node % 2 == 1
+        if tree.division == "midpoint":
+            parent = int(rec.node_parent[node])
+            yield parent, node == rec.node_children[parent, 0]
+        else:
+            parent = (node - 1) // 2
+            yield parent, node % 2 == 1
         node = parent
 
 
@@ -115,7 +121,7 @@ def ref_cells(tree):
     cells = np.empty((tree.n_nodes, 2, tree.n_dims), dtype=tree.dtype)
     for node in range(tree.n_nodes):
         lo, hi = lo0.copy(), hi0.copy()
-        for parent, went_left in ancestors(node):
+        for parent, went_left in ancestors(tree, node):
             dim, value = nd["split_dim"][parent], nd["split_value"][parent]
             if went_left:
                 hi[dim] = min(hi[dim], value)
@@ -132,7 +138,7 @@ def ref_find_leaf(tree, queries):
     out = np.full(q.shape[0], -1)
     for leaf in range(tree.n_internal, tree.n_nodes):
         ok = np.ones(q.shape[0], dtype=bool)
-        for parent, went_left in ancestors(leaf):
+        for parent, went_left in ancestors(tree, leaf):
             column = q[:, nd["split_dim"][parent]]
             value = nd["split_value"][parent]
             ok &= (column < value) if went_left else (column >= value)
@@ -175,13 +181,21 @@ def test_navigation_matches_heap_formulas(tree):
     ids = np.arange(tree.n_nodes)
     leaf = ids >= tree.n_internal
     assert tree.n_leaves == leaf.sum() == tree.n_nodes - tree.n_internal
-    depths = np.array([len(list(ancestors(i))) for i in ids])
+    depths = np.array([len(list(ancestors(tree, i))) for i in ids])
     np.testing.assert_array_equal(tree.node_depth(ids), depths)
     assert tree.depth == depths[leaf].max()
     np.testing.assert_array_equal(tree.is_leaf(ids), leaf)
-    np.testing.assert_array_equal(tree.left(ids), np.where(leaf, -1, 2 * ids + 1))
-    np.testing.assert_array_equal(tree.right(ids), np.where(leaf, -1, 2 * ids + 2))
-    np.testing.assert_array_equal(tree.parent(ids), np.where(ids > 0, (ids - 1) // 2, -1))
+    if tree.division == "midpoint":  # explicit links: consistent with each other
+        internal = ids[~leaf]
+        np.testing.assert_array_equal(tree.parent(tree.left(internal)), internal)
+        np.testing.assert_array_equal(tree.parent(tree.right(internal)), internal)
+        assert (tree.left(ids[leaf]) == -1).all() and (tree.right(ids[leaf]) == -1).all()
+        assert sorted(np.concatenate([tree.left(internal), tree.right(internal)]).tolist()) == \
+            list(range(1, tree.n_nodes))
+    else:
+        np.testing.assert_array_equal(tree.left(ids), np.where(leaf, -1, 2 * ids + 1))
+        np.testing.assert_array_equal(tree.right(ids), np.where(leaf, -1, 2 * ids + 2))
+        np.testing.assert_array_equal(tree.parent(ids), np.where(ids > 0, (ids - 1) // 2, -1))
     assert tree.parent(0) == -1 and isinstance(tree.parent(0), int)
     last = tree.n_nodes - 1
     assert tree.is_leaf(last) is True and tree.left(last) == -1 and tree.right(last) == -1

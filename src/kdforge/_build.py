@@ -63,12 +63,28 @@ from ._kernels.select import (
 )
 from ._compile import notice_compile
 from ._parallel import on_pool_thread, run_calls, run_lanes
+from ._kernels.midpoint import (
+    DEPTH,
+    DIM,
+    END,
+    LEAF,
+    LEFT,
+    START,
+    TASK,
+    build_piece,
+    piece_counts,
+    place_piece,
+)
 from .record import (
+    DIVISION_MIDPOINT,
     SPLIT_MAX_SPREAD,
     SPLIT_ROUND_ROBIN,
+    SPLIT_SLIDING_MIDPOINT,
     TreeRecord,
     frozen,
+    heap_links,
     index_dtype_for,
+    tree_levels,
     tree_shape,
 )
 
@@ -83,6 +99,9 @@ TASKS_PER_WORKER = 8
 MIN_TASK_ROWS = 4 * SMALL_ROWS
 #: On one thread the build runs as this many tasks, so that it can stop between them.
 SERIAL_TASKS = 64
+#: Extra depth a sliding-midpoint tree may take beyond twice the balanced depth before its
+#: nodes split at the median (:func:`midpoint_depth_limit`).
+MIDPOINT_DEPTH_SLACK = 16
 
 
 def _progress_bar(total: int):
@@ -130,11 +149,10 @@ class _Build:
 
     def finish(self) -> TreeRecord:
         """The finished record, its arrays read-only."""
+        children, parent = heap_links(self.node_start.shape[0], self.node_start.dtype)
         if self.record.split == SPLIT_ROUND_ROBIN:
-            merge_child_bounds(self.record.node_bounds, self.n_internal)
-        min_index = np.empty_like(self.node_start)
-        fill_node_min_index(self.idx, self.node_start, self.node_end, min_index)
-        return frozen(self.record._replace(node_min_index=min_index), copy="never")
+            merge_child_bounds(self.record.node_bounds, children)
+        return _finished(self.record._replace(node_children=children, node_parent=parent))
 
     # ------------------------------------------------------------------ serial
     def build_serial(self) -> None:
@@ -278,6 +296,112 @@ class _Build:
         run_lanes(lane, workers)
 
 
+def _finished(record: TreeRecord) -> TreeRecord:
+    """``record`` with its ``node_min_index`` filled in and every array read-only."""
+    min_index = np.empty_like(record.node_start)
+    fill_node_min_index(record.idx_array, record.node_start, record.node_end,
+                        record.node_children, min_index)
+    return frozen(record._replace(node_min_index=min_index), copy="never")
+
+
+def midpoint_depth_limit(n_points: int, leaf_size: int) -> int:
+    """Depth below which a sliding-midpoint node splits at its median instead.
+
+    Twice the depth of the balanced tree plus :data:`MIDPOINT_DEPTH_SLACK`: deep enough for
+    the clusters within clusters of real data, and it bounds every tree's depth by about
+    three times the balanced one (see :mod:`kdforge._kernels.midpoint`).
+    """
+    return 2 * tree_levels(n_points, leaf_size) + MIDPOINT_DEPTH_SLACK
+
+
+def _build_midpoint(data: np.ndarray, leaf_size: int, workers: int, bar) -> TreeRecord:
+    """Build a sliding-midpoint tree: the top of the tree on the calling thread, then its
+    subtrees (pieces of at most ``n / tasks`` rows) as tasks, then the explicit layout."""
+    n_points, n_dims = data.shape
+    index_dtype = index_dtype_for(n_points)
+    points = np.empty_like(data)
+    idx = np.empty(n_points, dtype=index_dtype)
+    run_calls([partial(copy_rows, data, points, idx, start, stop)
+               for start, stop in _even_parts(n_points, workers)], workers)
+    depth_limit = midpoint_depth_limit(n_points, leaf_size)
+    tasks = TASKS_PER_WORKER * workers if workers > 1 else SERIAL_TASKS
+    task_rows = max(MIN_TASK_ROWS, n_points // tasks)
+    top_ints, top_values, top_boxes = build_piece(points, idx, 0, n_points, 0, leaf_size,
+                                                  depth_limit, task_rows)
+    task_nodes = np.flatnonzero(top_ints[:, DIM] == TASK)
+    # biggest first, so that uneven subtrees balance out over the threads
+    by_size = task_nodes[np.argsort(top_ints[task_nodes, START] - top_ints[task_nodes, END],
+                                    kind="stable")]
+
+    def build_task(node):
+        start, end, depth = (int(top_ints[node, column]) for column in (START, END, DEPTH))
+        piece = build_piece(points, idx, start, end, depth, leaf_size, depth_limit, 0)
+        if bar is not None:
+            bar.update(end - start)
+        return piece
+
+    built = run_calls([partial(build_task, node) for node in by_size], workers)
+    pieces = dict(zip(by_size.tolist(), built))
+    counts = {node: piece_counts(piece[0]) for node, piece in pieces.items()}
+    top_split = top_ints[:, DIM] >= 0
+    n_internal = int(top_split.sum()) + sum(int(c[0]) for c in counts.values())
+    n_nodes = 2 * n_internal + 1
+    n_levels = max([int(top_ints[top_ints[:, DIM] != TASK, DEPTH].max())]
+                   + [int(c[2]) for c in counts.values()])
+    record = TreeRecord(
+        tree_data=points, idx_array=idx,
+        node_start=np.empty(n_nodes, dtype=index_dtype), node_end=np.empty(n_nodes, dtype=index_dtype),
+        split_dim=np.empty(n_nodes, dtype=np.int32), split_value=np.empty(n_nodes, dtype=data.dtype),
+        node_bounds=np.empty((2, n_nodes, n_dims), dtype=data.dtype), leaf_size=leaf_size,
+        split=SPLIT_SLIDING_MIDPOINT, division=DIVISION_MIDPOINT, n_levels=n_levels,
+        node_children=np.empty((n_internal, 2), dtype=index_dtype),
+        node_parent=np.empty(n_nodes, dtype=index_dtype))
+    _place_top(record, top_ints, top_values, top_boxes, pieces, counts, n_internal)
+    return _finished(record)
+
+
+def _place_top(record: TreeRecord, ints, values, boxes, pieces: dict, counts: dict,
+               n_internal: int) -> None:
+    """Write the top piece (on the calling thread: a few hundred nodes) and place every task's
+    piece in the explicit layout, numbering nodes in pre-order (internal nodes first, then
+    leaves; :mod:`kdforge.record`)."""
+    parent_of = {}
+    for node in np.flatnonzero(ints[:, DIM] >= 0).tolist():
+        parent_of[int(ints[node, LEFT])] = (node, 0)
+        parent_of[int(ints[node, LEFT + 1])] = (node, 1)
+    ids = {}
+    next_internal, next_leaf = 0, n_internal
+    placements = []
+    for node in range(ints.shape[0]):  # pre-order
+        parent, side = parent_of.get(node, (-1, 0))
+        global_parent = ids[parent] if parent >= 0 else -1
+        kind = int(ints[node, DIM])
+        if kind == TASK:
+            n_split, n_leaves, _ = counts[node]
+            placements.append((node, next_internal, next_leaf, global_parent, side))
+            ids[node] = next_internal if n_split else next_leaf
+            next_internal += int(n_split)
+            next_leaf += int(n_leaves)
+            continue
+        g = next_internal if kind >= 0 else next_leaf
+        ids[node] = g
+        if kind >= 0:
+            next_internal += 1
+        else:
+            next_leaf += 1
+        record.node_start[g], record.node_end[g] = ints[node, START], ints[node, END]
+        record.node_bounds[:, g] = boxes[node]
+        record.split_dim[g] = kind if kind >= 0 else LEAF
+        record.split_value[g] = values[node] if kind >= 0 else 0
+        record.node_parent[g] = global_parent
+        if global_parent >= 0:
+            record.node_children[global_parent, side] = g
+    for node, first_internal, first_leaf, parent, side in placements:
+        piece_ints, piece_values, piece_boxes = pieces[node]
+        place_piece(piece_ints, piece_values, piece_boxes, first_internal, first_leaf, parent,
+                    side, record)
+
+
 def build_record(data: np.ndarray, leaf_size: int, split_rule: int, division: int,
                  workers: int = 1, progress: bool = False) -> TreeRecord:
     """Build the record of a tree over validated ``data`` (C-contiguous float32/float64).
@@ -288,9 +412,10 @@ def build_record(data: np.ndarray, leaf_size: int, split_rule: int, division: in
     leaf_size : int
         Validated, >= 1.
     split_rule : int
-        ``SPLIT_MAX_SPREAD`` or ``SPLIT_ROUND_ROBIN``.
+        ``SPLIT_MAX_SPREAD``, ``SPLIT_ROUND_ROBIN`` or ``SPLIT_SLIDING_MIDPOINT``.
     division : int
-        ``DIVISION_MEDIAN`` or ``DIVISION_ROOT``.
+        ``DIVISION_MEDIAN`` or ``DIVISION_ROOT``; ``DIVISION_MIDPOINT`` with (and only with)
+        ``SPLIT_SLIDING_MIDPOINT``.
     workers : int
         Threads to use (validated, >= 1). The tree does not depend on it.
     progress : bool
@@ -304,9 +429,15 @@ def build_record(data: np.ndarray, leaf_size: int, split_rule: int, division: in
     n_points = data.shape[0]
     notice_compile("build", data.dtype)
     bar = _progress_bar(n_points) if progress else None
-    build = _Build(data, leaf_size, split_rule, division)
     if n_points < PARALLEL_MIN_POINTS or on_pool_thread():
         workers = 1
+    if split_rule == SPLIT_SLIDING_MIDPOINT:
+        try:
+            return _build_midpoint(data, leaf_size, workers, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    build = _Build(data, leaf_size, split_rule, division)
     if workers == 1 and bar is None:
         build.build_serial()
         return build.finish()

@@ -50,6 +50,7 @@ from ._treefile import (
     _require_int,
 )
 from ._version import __version__
+from .record import heap_links
 
 __all__ = ["FOREST_MAGIC", "FOREST_FORMAT_VERSION", "write_forest", "read_forest",
            "check_forest_state", "write_array_file", "read_array_file"]
@@ -283,12 +284,13 @@ def check_forest_state(fields, arrays, verify_contents: bool, copy_checked: bool
     idx = out["idx_array"]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
         raise TreeFileError(f"{source}: idx_array has entries outside [0, {n})")
+    children, parent = heap_links(n_nodes, np.int64)  # the median trees share one shape
     for t in range(n_trees):
         nodes = slice(t * n_nodes, (t + 1) * n_nodes)
         start = out["node_start"][nodes] - t * n
         end = out["node_end"][nodes] - t * n
-        _raise_on(check_structure(start, end, out["split_dim"][nodes], n, d, n_internal),
-                  f"{source} (tree {t})")
+        _raise_on(check_structure(start, end, out["split_dim"][nodes], children, parent, n, d,
+                                  n_levels), f"{source} (tree {t})")
         if int((end[n_internal:] - start[n_internal:]).max()) > cap:
             raise TreeFileError(f"{source}: tree {t} has a leaf larger than the code blocks ({cap})")
 

@@ -6,7 +6,7 @@ before any kernel may touch it; :func:`state_of` / :func:`record_from_state` do 
 pickles. The public entry points are :meth:`kdforge.KDTree.save`, :func:`kdforge.load`
 (:mod:`kdforge.io`) and pickling.
 
-File format (version 1)
+File format (version 3)
 -----------------------
 All integers are little-endian. A file is a 20-byte preamble, a JSON header, then the arrays::
 
@@ -27,13 +27,15 @@ The header::
      "dtype": "float64",                    float32 or float64
      "index_dtype": "int32",                int32 or int64 (int64 needed past 2**31 - 1 points)
      "tree": {"leaf_size": 16, "split": "max_spread", "division": "median", "n_levels": L},
-     "arrays": {"tree_data": {"offset": 128, "dtype": "<f8", "shape": [n, d], "crc32": 123},
+     "arrays": {"tree_data": {"offset": 128, "dtype": "<f8", "shape": [n, d], "checksum64": 123},
                 "idx_array": ..., "node_start": ..., "node_end": ..., "split_dim": ...,
-                "split_value": ..., "node_bounds": ..., "data": ...}}
+                "split_value": ..., "node_bounds": ..., "node_min_index": ...,
+                "node_children": ..., "node_parent": ..., "data": ...}}
 
 ``"tree"`` holds the record's parameters (:data:`kdforge.record.PARAMETER_FIELDS`; split
 and division by name), ``"arrays"`` its arrays (:data:`kdforge.record.ARRAY_FIELDS`) and
-the optional ``data``, each with a CRC-32 of its bytes. Files never contain pickles.
+the optional ``data``, each with a 64-bit checksum of its bytes
+(:func:`~kdforge._kernels.checks.checksum64`; version-1 files have a ``crc32``). Files never contain pickles.
 Aligned offsets make the memory-mapped arrays aligned views of the file.
 
 ``data`` (the points in their original order) is stored by default although it is a
@@ -55,8 +57,11 @@ A file whose version is newer than :data:`FORMAT_VERSION` is refused with a mess
 for a newer kdforge. New tree parameters or arrays change the format version, except
 parameters with a default (:data:`PARAMETER_DEFAULTS`), which a file may lack: a file
 without ``division`` holds a ``"median"`` tree. Version 2 added ``node_min_index``;
-version-1 files (without it) still load, and it is computed on loading (O(n)). Pickled
-trees carry the same version.
+version-1 files (without it) still load, and it is computed on loading (O(n)). Version 3
+added ``node_children`` and ``node_parent`` and the explicit layout of sliding-midpoint
+trees (``division="midpoint"``), whose node count the arrays give; older files hold
+implicit layouts, whose links are computed on loading (O(number of nodes)). Pickled trees
+carry the same version.
 
 Validation
 ----------
@@ -66,11 +71,13 @@ tiers:
 
 * Always (memory safety, O(number of nodes), a few milliseconds for 1e7 points): the
   preamble, the header's CRC-32 and every header field (types, ranges, the node count
-  implied by ``n``, ``leaf_size`` and ``division``, array shapes, dtypes and offsets
-  inside the file, nothing overlapping). Then the node structure: the root holds rows
-  ``[0, n)``, every internal node's children split its rows into two non-empty ranges
-  (so ranges nest, stay inside ``[0, n)`` and the leaves cover every row once), split
-  dimensions lie in ``[0, d)`` (-1 at leaves) and no leaf is deeper than ``n_levels``.
+  implied by ``n``, ``leaf_size`` and ``division`` for the implicit layouts, array
+  shapes, dtypes and offsets inside the file, nothing overlapping). Then the node
+  structure: every internal node's two children have larger ids and name it as their
+  parent (so the links form one tree without cycles), the root holds rows ``[0, n)``,
+  every internal node's children split its rows into two non-empty ranges (so ranges
+  nest, stay inside ``[0, n)`` and the leaves cover every row once), split dimensions lie
+  in ``[0, d)`` (-1 at leaves) and the deepest leaf is at depth ``n_levels``.
   The node arrays this checks are copied out of a memory map first, so that a later
   change to the file cannot invalidate them.
 * ``verify_contents=True`` (O(n d)): the values. Boxes are finite with ``lower <= upper``,
@@ -122,10 +129,13 @@ from .record import (
     INDEX_DTYPES,
     INDEX_INT32_LIMIT,
     PARAMETER_FIELDS,
+    DIVISION_MIDPOINT,
     SPLIT_NAMES,
     SPLIT_RULES,
+    SPLIT_SLIDING_MIDPOINT,
     TreeRecord,
     frozen,
+    heap_links,
     tree_shape,
 )
 
@@ -135,7 +145,7 @@ __all__ = ["FORMAT_VERSION", "TreeFileError", "write_tree", "read_tree", "state_
 #: First bytes of every tree file.
 MAGIC = b"\x89KDFORGE"
 #: Version of the file format (and of the pickled state) this kdforge writes.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: Alignment in bytes of every array in a file.
 ALIGNMENT = 64
 #: Largest JSON header accepted, in bytes (real headers are about 1 KiB).
@@ -146,8 +156,11 @@ PREAMBLE = struct.Struct("<8sIII")
 #: ``division``: they hold median trees).
 PARAMETER_DEFAULTS = {"division": "median"}
 #: Arrays a file or pickle may lack: the points in original order (rebuilt from the tree),
-#: and ``node_min_index`` (derived; version-1 files do not have it).
-OPTIONAL_ARRAYS = ("data", "node_min_index")
+#: ``node_min_index`` (derived; version-1 files do not have it) and the links of an
+#: implicit layout (computed; files before version 3 do not have them).
+OPTIONAL_ARRAYS = ("data", "node_min_index", "node_children", "node_parent")
+#: The node arrays the structural check protects (copied out of a memory map first).
+STRUCTURE_ARRAYS = ("node_start", "node_end", "split_dim", "node_children", "node_parent")
 
 
 class TreeFileError(ValueError):
@@ -181,7 +194,7 @@ def _require_choice(value, name: str, choices, source: str) -> str:
 class _Layout:
     """Validated description of a tree: sizes, dtypes, parameters and array shapes."""
 
-    def __init__(self, n_points, n_dims, dtype, index_dtype, fields, source):
+    def __init__(self, n_points, n_dims, dtype, index_dtype, fields, source, n_nodes=None):
         self.source = source
         self.n_points = _require_int(n_points, "n_points", 1, source)
         self.n_dims = _require_int(n_dims, "n_dims", 1, source)
@@ -208,16 +221,28 @@ class _Layout:
             "n_levels": _require_int(values["n_levels"], "n_levels", 0, source),
         }
         division_name = DIVISION_NAMES[self.parameters["division"]]
-        levels, self.n_nodes = tree_shape(self.n_points, self.parameters["leaf_size"],
-                                          self.parameters["division"])
-        if self.parameters["n_levels"] != levels:
-            raise TreeFileError(
-                f"{source}: n_levels is {self.parameters['n_levels']} but a {division_name!r} "
-                f"tree of {self.n_points} points with leaf_size {self.parameters['leaf_size']} "
-                f"has {levels}")
+        #: Whether the layout is explicit (its links are data, not implied by the shape).
+        self.explicit = self.parameters["division"] == DIVISION_MIDPOINT
+        if self.explicit != (self.parameters["split"] == SPLIT_SLIDING_MIDPOINT):
+            raise TreeFileError(f"{source}: division {division_name!r} does not go with split "
+                                f"{SPLIT_NAMES[self.parameters['split']]!r}")
+        if self.explicit:
+            # the node count is data: the arrays give it, validation checks the structure
+            self.n_nodes = _require_int(n_nodes, "number of nodes", 1, source)
+            if self.n_nodes % 2 != 1 or self.n_nodes > 2 * self.n_points - 1:
+                raise TreeFileError(f"{source}: {self.n_nodes} nodes cannot make a binary tree "
+                                    f"over {self.n_points} points")
+        else:
+            levels, self.n_nodes = tree_shape(self.n_points, self.parameters["leaf_size"],
+                                              self.parameters["division"])
+            if self.parameters["n_levels"] != levels:
+                raise TreeFileError(
+                    f"{source}: n_levels is {self.parameters['n_levels']} but a {division_name!r} "
+                    f"tree of {self.n_points} points with leaf_size {self.parameters['leaf_size']} "
+                    f"has {levels}")
+            if self.n_nodes.bit_length() - 1 != self.parameters["n_levels"]:
+                raise TreeFileError(f"{source}: the deepest of {self.n_nodes} nodes is not at depth n_levels")
         self.n_internal = (self.n_nodes - 1) // 2
-        if self.n_nodes.bit_length() - 1 != self.parameters["n_levels"]:
-            raise TreeFileError(f"{source}: the deepest of {self.n_nodes} nodes is not at depth n_levels")
 
     def array_specs(self) -> dict:
         """Expected dtype and shape of every array, by name."""
@@ -231,6 +256,8 @@ class _Layout:
             "split_value": (self.dtype, (n_nodes,)),
             "node_bounds": (self.dtype, (2, n_nodes, d)),
             "node_min_index": (self.index_dtype, (n_nodes,)),
+            "node_children": (self.index_dtype, (self.n_internal, 2)),
+            "node_parent": (self.index_dtype, (n_nodes,)),
             "data": (self.dtype, (n, d)),
         }
 
@@ -266,14 +293,22 @@ def _validate(layout: _Layout, arrays: dict, verify_contents: bool, copy_nodes: 
     for name, arr in arrays.items():
         if copy == "always" or (copy == "foreign" and not arr.flags.owndata):
             checked[name] = np.array(arr, copy=True)
-        elif copy_nodes and name in ("node_start", "node_end", "split_dim"):
+        elif copy_nodes and name in STRUCTURE_ARRAYS:
             checked[name] = arr.copy()
+    links = [name for name in ("node_children", "node_parent") if name not in checked]
+    if links and layout.explicit:
+        raise TreeFileError(f"{source}: a 'midpoint' tree needs its array(s) {links}")
+    if links:
+        children, parent = heap_links(layout.n_nodes, layout.index_dtype)
+        checked.setdefault("node_children", children)
+        checked.setdefault("node_parent", parent)
     _raise_on(check_structure(checked["node_start"], checked["node_end"], checked["split_dim"],
-                              layout.n_points, layout.n_dims, layout.n_internal), source)
+                              checked["node_children"], checked["node_parent"], layout.n_points,
+                              layout.n_dims, layout.parameters["n_levels"]), source)
     if verify_contents:
         _raise_on(check_geometry(checked["tree_data"], checked["node_start"], checked["node_end"],
                                  checked["split_dim"], checked["split_value"], checked["node_bounds"],
-                                 layout.n_internal), source)
+                                 checked["node_children"]), source)
     if "data" not in checked:
         data = np.empty((layout.n_points, layout.n_dims), dtype=layout.dtype)
         _raise_on(scatter_points(checked["tree_data"], checked["idx_array"], data), source)
@@ -283,7 +318,7 @@ def _validate(layout: _Layout, arrays: dict, verify_contents: bool, copy_nodes: 
     min_index = np.empty(layout.n_nodes, dtype=layout.index_dtype)
     if "node_min_index" not in checked or verify_contents:
         fill_node_min_index(checked["idx_array"], checked["node_start"], checked["node_end"],
-                            min_index)
+                            checked["node_children"], min_index)
     if "node_min_index" not in checked:
         checked["node_min_index"] = min_index
     elif verify_contents and not np.array_equal(checked["node_min_index"], min_index):
@@ -294,6 +329,13 @@ def _validate(layout: _Layout, arrays: dict, verify_contents: bool, copy_nodes: 
     data = checked["data"]
     data.flags.writeable = False
     return frozen(record, copy="never"), data
+
+
+def _node_count(split_dim) -> int | None:
+    """The node count an untrusted ``split_dim`` gives (None when it is not a 1-D array)."""
+    if isinstance(split_dim, np.ndarray) and split_dim.ndim == 1:
+        return int(split_dim.shape[0])
+    return None
 
 
 def _check_arrays(layout: _Layout, arrays: dict, source: str) -> dict:
@@ -343,7 +385,7 @@ def check_record(record: TreeRecord, data: np.ndarray | None = None, *,
         raise TreeFileError(f"{source}: idx_array must be an array")
     layout = _Layout(tree_data.shape[0], tree_data.shape[1], tree_data.dtype.name,
                      record.idx_array.dtype.name, _parameters_by_name_checked(record, source),
-                     source)
+                     source, _node_count(record.split_dim))
     return _validate(layout, _check_arrays(layout, _saved_arrays(record, data), source),
                      verify_contents, copy_nodes=False, copy="always")
 
@@ -420,7 +462,8 @@ def write_tree(record: TreeRecord, data: np.ndarray | None, path) -> None:
             position = PREAMBLE.size + len(header_bytes)
             for name, arr in arrays.items():
                 out.write(bytes(specs[name]["offset"] - position))
-                out.write(memoryview(arr).cast("B"))
+                if arr.nbytes:  # (a memoryview of an empty array cannot be cast)
+                    out.write(memoryview(arr).cast("B"))
                 position = specs[name]["offset"] + arr.nbytes
         os.replace(temporary, path)
     except BaseException:
@@ -458,11 +501,14 @@ def _read_header(file, size: int, source: str):
         raise TreeFileError(f"{source}: header is not valid JSON: {exc}") from None
     if not isinstance(header, dict):
         raise TreeFileError(f"{source}: header is not a JSON object")
-    layout = _Layout(header.get("n_points"), header.get("n_dims"), header.get("dtype"),
-                     header.get("index_dtype"), header.get("tree"), source)
     entries = header.get("arrays")
     if not isinstance(entries, dict):
         raise TreeFileError(f"{source}: header has no 'arrays' object")
+    split_dim = entries.get("split_dim")
+    shape = split_dim.get("shape") if isinstance(split_dim, dict) else None
+    layout = _Layout(header.get("n_points"), header.get("n_dims"), header.get("dtype"),
+                     header.get("index_dtype"), header.get("tree"), source,
+                     shape[0] if isinstance(shape, list) and len(shape) == 1 else None)
     specs = layout.array_specs()
     required = [name for name in specs if name not in OPTIONAL_ARRAYS]
     missing = [name for name in required if name not in entries]
@@ -550,8 +596,8 @@ def _checksum(arr) -> int:
 
 #: Per format version: the header key of each array's checksum, and its function.
 CHECKSUM_KEY = "checksum64"
-CHECKSUM_KEYS = {1: "crc32", 2: CHECKSUM_KEY}
-CHECKSUMS = {1: zlib.crc32, 2: _checksum}
+CHECKSUM_KEYS = {1: "crc32", 2: CHECKSUM_KEY, 3: CHECKSUM_KEY}
+CHECKSUMS = {1: zlib.crc32, 2: _checksum, 3: _checksum}
 
 
 def points_in_original_order(record: TreeRecord) -> np.ndarray:
@@ -597,7 +643,8 @@ def record_from_state(state, source: str = "pickled KDTree") -> tuple[TreeRecord
     if tree_data is None or tree_data.ndim != 2 or idx_array is None:
         raise TreeFileError(f"{source}: tree_data must be a 2-D array and idx_array present")
     layout = _Layout(tree_data.shape[0], tree_data.shape[1], tree_data.dtype.name,
-                     idx_array.dtype.name, state.get("tree"), source)
+                     idx_array.dtype.name, state.get("tree"), source,
+                     _node_count(arrays.get("split_dim")))
     if "data" not in arrays:
         raise TreeFileError(f"{source}: array 'data' is missing")
     return _validate(layout, _check_arrays(layout, arrays, source), verify_contents=True,

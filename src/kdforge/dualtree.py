@@ -2,7 +2,7 @@
 pair counts, with flat (CSR or chunked) output.
 
 Both trees are descended together (:mod:`kdforge._kernels.dualtree`); the work is split over
-threads by ranges of one level of the first tree's nodes (:func:`frontier`), with
+threads by ranges of a frontier of the first tree's nodes (:func:`frontier`), with
 :func:`kdforge._parallel.run_chunked`. Pairs come back as flat index arrays, never as
 Python objects: the facades of :mod:`kdforge.scipy` build sets, lists or sparse matrices
 from them only when their caller asks for those.
@@ -23,7 +23,7 @@ from ._kernels.distance import metric_code, to_reduced
 from ._kernels.dualtree import count_pairs as _count_kernel
 from ._kernels.dualtree import pairs_within as _pairs_kernel
 from ._parallel import chunk_bounds, run_chunked
-from .record import DIVISION_MEDIAN, TreeRecord
+from .record import TreeRecord
 from .results import NeighborsCSR
 
 __all__ = ["frontier", "pairs", "iter_pairs", "pairs_csr", "count_pairs", "pair_order"]
@@ -32,18 +32,30 @@ __all__ = ["frontier", "pairs", "iter_pairs", "pairs_csr", "count_pairs", "pair_
 FRONTIER_NODES_PER_WORKER = 1024
 
 
-def frontier(tree: TreeRecord, workers: int) -> tuple[int, int]:
-    """Nodes ``[first, last)`` of one level of ``tree`` to split among ``workers`` threads.
+def frontier(tree: TreeRecord, workers: int) -> np.ndarray:
+    """Nodes of ``tree`` whose subtrees partition its rows, to split among ``workers`` threads.
 
-    The level holds every node at that depth (the layout of :mod:`kdforge.record` numbers
-    them consecutively), so the frontier's subtrees partition the rows. One thread: the root.
+    Starting from the root, every internal node of the frontier is replaced by its two
+    children, level by level, until the frontier holds about ``workers *
+    FRONTIER_NODES_PER_WORKER`` nodes or only leaves; nodes stay in left-to-right order.
+    One thread: the root. Returns an int64 array.
     """
+    nodes = np.zeros(1, dtype=np.int64)
     if workers <= 1:
-        return 0, 1
-    deepest = tree.n_levels if tree.division == DIVISION_MEDIAN else max(tree.n_levels - 1, 0)
-    wanted = int(np.ceil(np.log2(workers * FRONTIER_NODES_PER_WORKER)))
-    level = min(deepest, wanted)
-    return (1 << level) - 1, (2 << level) - 1
+        return nodes
+    wanted = workers * FRONTIER_NODES_PER_WORKER
+    n_internal = tree.node_start.shape[0] // 2
+    while nodes.shape[0] < wanted:
+        internal = nodes < n_internal
+        if not internal.any():
+            break
+        # an internal node becomes its (left, right) children, a leaf stays (itself, dropped)
+        pieces = np.where(internal[:, None], tree.node_children[np.minimum(nodes, n_internal - 1)],
+                          nodes[:, None])
+        keep = np.ones(pieces.shape, dtype=bool)
+        keep[:, 1] = internal
+        nodes = pieces[keep].astype(np.int64)
+    return nodes
 
 
 def pair_order(left: np.ndarray, right: np.ndarray, n_right: int) -> np.ndarray:
@@ -60,21 +72,21 @@ def _pair_chunks(tree_a, tree_b, r, p, periods, self_join, with_distances, worke
                  node_range=None):
     """Per-chunk ``(left, right, distances)`` triples of the pairs within ``r`` (trusted).
 
-    ``node_range``: the frontier nodes ``(first, last)`` of ``tree_a`` to start from
-    (default: :func:`frontier`).
+    ``node_range``: the frontier nodes of ``tree_a`` to start from (an int64 array; default:
+    :func:`frontier`).
     """
     metric = metric_code(p)
     r_reduced = float(to_reduced.py_func(np.float64(r), metric, p))
     periodic = periods is not None and bool((periods > 0).any())
     periods = _no_periods(tree_a.tree_data.shape[1]) if periods is None else periods
     probe = np.empty(0, dtype=tree_a.tree_data.dtype)
-    first, last = frontier(tree_a, workers) if node_range is None else node_range
+    starts = frontier(tree_a, workers) if node_range is None else node_range
 
     def task(start, stop):
-        return _pairs_kernel(tree_a, tree_b, first + start, first + stop, r_reduced, metric, p,
+        return _pairs_kernel(tree_a, tree_b, starts, start, stop, r_reduced, metric, p,
                              periods, periodic, self_join, with_distances, probe)
 
-    return run_chunked(task, last - first, workers)
+    return run_chunked(task, starts.shape[0], workers)
 
 
 def _pairs(tree_a: TreeRecord, tree_b: TreeRecord, r: float, p: float,
@@ -106,13 +118,13 @@ def _counts(tree_a: TreeRecord, tree_b: TreeRecord, radii: np.ndarray, p: float,
     periods = _no_periods(tree_a.tree_data.shape[1]) if periods is None else periods
     cum_a = _tree_order_prefix(tree_a, weights_a)
     cum_b = _tree_order_prefix(tree_b, weights_b)
-    first, last = frontier(tree_a, workers)
+    starts = frontier(tree_a, workers)
 
     def task(start, stop):
-        return _count_kernel(tree_a, tree_b, first + start, first + stop, radii_reduced, metric,
+        return _count_kernel(tree_a, tree_b, starts, start, stop, radii_reduced, metric,
                              p, periods, periodic, cum_a, cum_b)
 
-    bins = np.sum(run_chunked(task, last - first, workers), axis=0)
+    bins = np.sum(run_chunked(task, starts.shape[0], workers), axis=0)
     out = np.empty(radii.shape[0], dtype=np.float64)
     out[order] = np.cumsum(bins[:-1])
     return out
@@ -187,10 +199,10 @@ def iter_pairs(tree, other=None, r=0.0, *, p=2, return_distance=False, workers=1
     self_join = other is None
     record_a = tree.record
     record_b = other_tree.record
-    first, last = frontier(record_a, max(workers, 8))
-    for start, stop in chunk_bounds(last - first, 8):
+    starts = frontier(record_a, max(workers, 8))
+    for start, stop in chunk_bounds(starts.shape[0], 8):
         parts = _pair_chunks(record_a, record_b, radius, p, None, self_join, want, workers,
-                             (first + start, first + stop))
+                             starts[start:stop])
         left = np.concatenate([part[0] for part in parts])
         right = np.concatenate([part[1] for part in parts])
         distances = np.concatenate([part[2] for part in parts]) if want else None

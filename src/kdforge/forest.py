@@ -52,6 +52,7 @@ from ._metric_names import cosine_similarity, normalize_rows, resolve_metric
 from ._parallel import run_chunked
 from ._treefile import TreeFileError
 from .tree import KDTree
+from .record import heap_links
 
 __all__ = ["KDForest", "ROTATIONS", "DEFAULT_MAX_LEAVES", "load_forest"]
 
@@ -85,6 +86,13 @@ def _random_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
     """A random (d, d) orthonormal matrix (QR of a Gaussian matrix, signs fixed)."""
     q, r = np.linalg.qr(rng.standard_normal((d, d)))
     return q * np.sign(np.diag(r))
+
+
+def _shared_links(n_nodes: int) -> dict:
+    """The ``node_children`` / ``node_parent`` fields of a stack of median trees of
+    ``n_nodes`` nodes: one implicit (heap) layout that every tree shares."""
+    children, parent = heap_links(n_nodes, np.int64)
+    return {"node_children": children, "node_parent": parent}
 
 
 def _read_only(stack: TreeStack) -> TreeStack:
@@ -195,7 +203,9 @@ class KDForest:
                 coords = points  # the same values in float32: half the memory
             jitter = 2.0 ** rng.integers(0, split_jitter + 1, size=d)
             # Scaling by powers of two is exact, so unscaling the splits below is too.
-            tree = KDTree(coords * jitter if split_jitter else coords, leaf_size=leaf_size).record
+            # median trees: every tree of the stack has the same (implicit) shape
+            tree = KDTree(coords * jitter if split_jitter else coords, leaf_size=leaf_size,
+                          split="max_spread").record
             del coords
             n_nodes = tree.node_start.shape[0]
             n_internal = n_nodes // 2
@@ -222,6 +232,7 @@ class KDForest:
             idx_array=np.concatenate(idx_arrays), node_start=np.concatenate(starts),
             node_end=np.concatenate(ends), split_dim=np.concatenate(split_dims),
             split_value=np.concatenate(split_values).astype(np.float64),
+            **_shared_links(n_nodes),
             root_lower=np.ascontiguousarray(np.stack(lower), dtype=np.float64),
             root_upper=np.ascontiguousarray(np.stack(upper), dtype=np.float64),
             n_nodes=n_nodes, n_levels=n_levels)
@@ -303,7 +314,8 @@ class KDForest:
             code_centre=arrays["code_centre"], code_scale=arrays["code_scale"], points=points,
             idx_array=arrays["idx_array"], node_start=arrays["node_start"],
             node_end=arrays["node_end"], split_dim=arrays["split_dim"],
-            split_value=arrays["split_value"], root_lower=arrays["root_lower"],
+            split_value=arrays["split_value"], **_shared_links(params["n_nodes"]),
+            root_lower=arrays["root_lower"],
             root_upper=arrays["root_upper"], n_nodes=params["n_nodes"], n_levels=params["n_levels"])
         self._stack = _read_only(self._stack)
 

@@ -23,8 +23,9 @@ ROOT ``TKDTree``                       kdforge ``KDTree``
 (none)                                 ``query_box``, ``query_box_csr``
 =====================================  ===================================================
 
-Node ids follow the heap numbering of :mod:`kdforge.record` (children ``2*i + 1`` and
-``2*i + 2``); nothing here assumes either division's shape. An id outside
+Node ids follow :mod:`kdforge.record`: internal nodes first, their children in
+``node_children``, parents in ``node_parent``; nothing here assumes a layout's shape, so the
+implicit (heap) and explicit (sliding-midpoint) layouts answer alike. An id outside
 ``0 .. n_nodes - 1`` (negative ids included) raises :class:`NodeIdError`.
 """
 
@@ -35,7 +36,7 @@ import numpy as np
 from ._validation import check_choice
 from .record import TreeRecord
 
-__all__ = ["NodeIdError", "BOX_KINDS", "node_ids", "node_depths", "leaves_in_order",
+__all__ = ["NodeIdError", "BOX_KINDS", "node_ids", "levels", "node_depths", "leaves_in_order",
            "box_corners"]
 
 #: Kinds of node box: the region of space the splits assign to a node, or the tight
@@ -68,19 +69,31 @@ def node_ids(tree: TreeRecord, nodes, name: str = "node") -> tuple[np.ndarray, b
     return arr.astype(np.int64, copy=False), arr.ndim == 0
 
 
-def node_depths(ids: np.ndarray) -> np.ndarray:
-    """Depth of each node id, ``floor(log2(id + 1))`` (the root has depth 0)."""
-    # frexp is exact for ids below 2**53
-    return np.frexp(ids + 1.0)[1].astype(np.int64) - 1
+def levels(tree: TreeRecord) -> list[np.ndarray]:
+    """Node ids by depth: ``levels(tree)[k]`` holds the nodes at depth ``k`` (int64)."""
+    n_internal = tree.node_start.shape[0] // 2
+    out = [np.zeros(1, dtype=np.int64)]
+    while True:
+        internal = out[-1][out[-1] < n_internal]
+        if internal.size == 0:
+            return out
+        out.append(tree.node_children[internal].reshape(-1).astype(np.int64))
+
+
+def node_depths(tree: TreeRecord, ids: np.ndarray) -> np.ndarray:
+    """Depth of each node id (the root has depth 0)."""
+    depth = np.empty(tree.node_start.shape[0], dtype=np.int64)
+    for k, nodes in enumerate(levels(tree)):
+        depth[nodes] = k
+    return depth[ids]
 
 
 def leaves_in_order(tree: TreeRecord) -> np.ndarray:
     """Leaf ids from left to right, which is the order of their points in ``idx_array``."""
     n_nodes = tree.node_start.shape[0]
     ids = np.arange(n_nodes // 2, n_nodes, dtype=np.int64)
-    # in-order rank: the leftmost descendant a node would have at the deepest level
-    key = (ids + 1) << (tree.n_levels - node_depths(ids))
-    return ids[np.argsort(key, kind="stable")]
+    # leaves own disjoint non-empty row ranges: their first rows order them
+    return ids[np.argsort(tree.node_start[ids], kind="stable")]
 
 
 def _cell_corners(tree: TreeRecord) -> tuple[np.ndarray, np.ndarray]:
@@ -92,17 +105,17 @@ def _cell_corners(tree: TreeRecord) -> tuple[np.ndarray, np.ndarray]:
     upper = np.empty((n_nodes, bounds.shape[2]), dtype=bounds.dtype)
     lower[0] = bounds[0, 0]
     upper[0] = bounds[1, 0]
-    level_start = 0
-    while level_start < n_internal:
-        parents = np.arange(level_start, min(2 * level_start + 1, n_internal))
+    for nodes in levels(tree):
+        parents = nodes[nodes < n_internal]
         dims = tree.split_dim[parents]
         values = tree.split_value[parents]
-        for child in (2 * parents + 1, 2 * parents + 2):
+        left = tree.node_children[parents, 0]
+        right = tree.node_children[parents, 1]
+        for child in (left, right):
             lower[child] = lower[parents]
             upper[child] = upper[parents]
-        upper[2 * parents + 1, dims] = values
-        lower[2 * parents + 2, dims] = values
-        level_start = 2 * level_start + 1
+        upper[left, dims] = values
+        lower[right, dims] = values
     return lower, upper
 
 

@@ -65,10 +65,11 @@ def _knn_visited_leaves(tree, query: np.ndarray, k: int) -> tuple[np.ndarray, np
             while node < n_internal:
                 dim = int(split_dim[node])
                 diff = float(q[dim]) - float(split_value[node])
+                left, right = (int(child) for child in record.node_children[node])
                 if diff < 0.0:
-                    near, far, diff = 2 * node + 1, 2 * node + 2, -diff
+                    near, far, diff = left, right, -diff
                 else:
-                    near, far = 2 * node + 2, 2 * node + 1
+                    near, far = right, left
                 far_reduced = reduced - offsets[dim] * offsets[dim] + diff * diff
                 if far_reduced <= max(best)[0]:
                     stack.append((far, far_reduced, dim, diff, len(undo)))

@@ -8,13 +8,20 @@ it (:func:`kdforge._build.build_record`), :class:`~kdforge.KDTree` holds it
 
 Layout
 ------
-Nodes are numbered as in a binary heap and stored in arrays, without pointers: node ``i``
-has children ``2*i + 1`` and ``2*i + 2`` and parent ``(i - 1) // 2``. The first
-``n_internal = n_nodes // 2`` nodes are internal (split) nodes, the rest are leaves. Every
-node owns a contiguous range of rows ``[node_start[i], node_end[i])`` of the points in
-*tree order*, and its two children split that range into two non-empty parts at
-``node_end[2*i + 1]``. The ranges follow from ``(n, leaf_size, division)`` alone
-(:func:`kdforge._kernels.build.node_row_ranges`)::
+Nodes are stored in arrays, without pointers or Python objects. The first
+``n_internal = n_nodes // 2`` nodes are internal (split) nodes, the rest are leaves, and
+every internal node ``i`` has two children, ``node_children[i, 0]`` (left) and
+``node_children[i, 1]`` (right); ``node_parent`` goes back up. Every node owns a contiguous
+range of rows ``[node_start[i], node_end[i])`` of the points in *tree order*, and its two
+children split that range into two non-empty parts at ``node_end[left child]``.
+
+Two layouts share these arrays:
+
+*Implicit* (``division="median"`` or ``"root"``): nodes are numbered as in a binary heap,
+node ``i`` has children ``2*i + 1`` and ``2*i + 2`` and parent ``(i - 1) // 2``, so
+``node_children`` and ``node_parent`` could be computed; they are stored all the same, so
+that one kernel body serves both layouts. The ranges follow from ``(n, leaf_size,
+division)`` alone (:func:`kdforge._kernels.build.node_row_ranges`)::
 
     division="median": a perfect tree, all 2**L leaves at depth L (L = n_levels)
 
@@ -30,6 +37,16 @@ node owns a contiguous range of rows ``[node_start[i], node_end[i])`` of the poi
     from the left holds rows [j * leaf_size, min((j + 1) * leaf_size, n)): every leaf but
     the last is full. Leaf ids do not follow the left-to-right order there
     (:meth:`kdforge.KDTree.leaves` gives it).
+
+*Explicit* (``split="sliding_midpoint"``, ``division="midpoint"``): the shape follows the
+data, so the children can no longer be computed and ``node_children`` is the only record
+of them. Internal nodes are numbered in depth-first pre-order (the root is 0, a left child
+that splits is its parent's id + 1, and every child's id is larger than its parent's),
+leaves in left-to-right order after them: leaf ``n_internal + j`` holds the ``j``-th run of
+rows. Depths differ from leaf to leaf; ``n_levels`` is the deepest::
+
+    node_children  | 1 5 | 2 6 | 7 8 | 3 4 | ...   (n_internal, 2): left, right child ids
+    node_parent    | -1 0 1 3 3 0 1 2 2 ...        (n_nodes,): -1 at the root
 
     idx_array   | 7 2 9 | 0 4 1 | 8 3 5 | 6 ...     rows in tree order: row j is point idx_array[j]
                   leaf A  leaf B  leaf C  ...       each leaf's rows are contiguous
@@ -55,6 +72,10 @@ Fields (the arrays keep the meaning scikit-learn's ``KDTree.get_arrays()`` gives
     ``node_bounds[0, i]`` / ``node_bounds[1, i]``: lower / upper corner of the tight
     bounding box of node ``i``'s points. ``node_bounds[:, 0]`` is the root cell searches
     start from.
+``node_children`` : (n_internal, 2), the dtype of ``idx_array``
+    Left and right child of each internal node (see Layout).
+``node_parent`` : (n_nodes,), the dtype of ``idx_array``
+    Parent of each node, -1 for the root.
 ``node_min_index`` : (n_nodes,), the dtype of ``idx_array``
     The smallest original index among each node's points. Exact kNN breaks ties by the
     smaller index, so a node whose points are at best tied with the current k-th neighbour
@@ -62,7 +83,7 @@ Fields (the arrays keep the meaning scikit-learn's ``KDTree.get_arrays()`` gives
     exact duplicates prunes whole subtrees instead of scanning every copy.
 ``leaf_size``, ``split``, ``division``, ``n_levels`` : int
     The build parameters (``split`` and ``division`` as codes: :data:`SPLIT_RULES`,
-    :data:`DIVISIONS`) and the depth of the deepest leaf.
+    :data:`DIVISIONS`) and the depth of the deepest leaf (the root has depth 0).
 
 The points in their original order (``KDTree.data``) are not in the record: no query
 reads them, so the record's Numba type stays the same whatever array the caller passed
@@ -87,11 +108,14 @@ __all__ = [
     "SPLIT_RULES",
     "SPLIT_MAX_SPREAD",
     "SPLIT_ROUND_ROBIN",
+    "SPLIT_SLIDING_MIDPOINT",
     "SPLIT_NAMES",
     "DIVISIONS",
     "DIVISION_NAMES",
     "DIVISION_MEDIAN",
     "DIVISION_ROOT",
+    "DIVISION_MIDPOINT",
+    "heap_links",
     "FLOAT_DTYPES",
     "INDEX_DTYPES",
     "INDEX_INT32_LIMIT",
@@ -111,13 +135,16 @@ INDEX_INT32_LIMIT = 2**31 - 1
 DEFAULT_LEAF_SIZE = 16
 
 #: Split rules by name: how a node picks its split dimension.
-SPLIT_RULES = {"max_spread": 0, "round_robin": 1}
+SPLIT_RULES = {"max_spread": 0, "round_robin": 1, "sliding_midpoint": 2}
 SPLIT_MAX_SPREAD = SPLIT_RULES["max_spread"]
 SPLIT_ROUND_ROBIN = SPLIT_RULES["round_robin"]
-#: Division rules by name: where a node splits its rows.
-DIVISIONS = {"median": 0, "root": 1}
+SPLIT_SLIDING_MIDPOINT = SPLIT_RULES["sliding_midpoint"]
+#: Division rules by name: where a node splits its rows. ``"midpoint"`` is the division of
+#: the sliding-midpoint rule, the one rule with the explicit layout.
+DIVISIONS = {"median": 0, "root": 1, "midpoint": 2}
 DIVISION_MEDIAN = DIVISIONS["median"]
 DIVISION_ROOT = DIVISIONS["root"]
+DIVISION_MIDPOINT = DIVISIONS["midpoint"]
 #: The names of the codes.
 SPLIT_NAMES = {code: name for name, code in SPLIT_RULES.items()}
 DIVISION_NAMES = {code: name for name, code in DIVISIONS.items()}
@@ -140,13 +167,17 @@ class TreeRecord(NamedTuple):
     split: int
     division: int
     n_levels: int
-    node_min_index: np.ndarray | None = None  # last, to have a default: derived, see above
+    # last, to have defaults: derived (min index) or implied by an implicit layout
+    node_min_index: np.ndarray | None = None
+    node_children: np.ndarray | None = None
+    node_parent: np.ndarray | None = None
 
 
 #: The record's array fields and its scalar parameters. ``node_min_index`` follows from
-#: ``idx_array`` and the row ranges: a record assembled by hand may leave it None, and
-#: validation (:func:`kdforge._treefile.check_record`) fills it in.
-ARRAY_FIELDS = TreeRecord._fields[:7] + ("node_min_index",)
+#: ``idx_array`` and the row ranges, and ``node_children`` / ``node_parent`` from the
+#: implicit layouts: a record assembled by hand may leave them None, and validation
+#: (:func:`kdforge._treefile.check_record`) fills them in. Kernels never see a None.
+ARRAY_FIELDS = TreeRecord._fields[:7] + ("node_min_index", "node_children", "node_parent")
 PARAMETER_FIELDS = TreeRecord._fields[7:11]
 
 
@@ -181,6 +212,14 @@ def tree_shape(n_points: int, leaf_size: int, division: int) -> tuple[int, int]:
         return levels, (2 << levels) - 1
     n_leaves = -(-n_points // leaf_size)
     return (n_leaves - 1).bit_length(), 2 * n_leaves - 1
+
+
+def heap_links(n_nodes: int, index_dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``(node_children, node_parent)`` of the implicit (heap) layout of ``n_nodes`` nodes."""
+    internal = np.arange(n_nodes // 2, dtype=index_dtype)
+    children = np.stack([2 * internal + 1, 2 * internal + 2], axis=1)
+    parent = (np.arange(n_nodes, dtype=index_dtype) - 1) // 2
+    return children, parent
 
 
 def n_nodes(record: TreeRecord) -> int:

@@ -139,11 +139,15 @@ class cKDTreeNode:
 
     @property
     def lesser(self):
-        return None if self._is_leaf else cKDTreeNode(self._owner, 2 * self._node + 1, self.level + 1)
+        return None if self._is_leaf else self._child(0)
 
     @property
     def greater(self):
-        return None if self._is_leaf else cKDTreeNode(self._owner, 2 * self._node + 2, self.level + 1)
+        return None if self._is_leaf else self._child(1)
+
+    def _child(self, side: int):
+        child = int(self._owner._core.record.node_children[self._node, side])
+        return cKDTreeNode(self._owner, child, self.level + 1)
 
     @property
     def indices(self) -> np.ndarray:
@@ -164,8 +168,12 @@ class cKDTree:
         dtypes become float64.
     leafsize : int, default 16
         Maximum points per leaf of the underlying :class:`kdforge.KDTree`.
-    compact_nodes, balanced_tree : bool, default True
-        Accepted for compatibility; kdforge always builds a balanced tree with tight boxes.
+    compact_nodes : bool, default True
+        Accepted for compatibility; kdforge's nodes always keep tight boxes.
+    balanced_tree : bool, default True
+        As in scipy: True splits every node at its median (``split="max_spread"``), False
+        at the middle of its box, sliding to the data (``split="sliding_midpoint"``), which
+        builds faster and queries faster on clustered or heavy-tailed data.
     copy_data : bool, default False
         Copy ``data`` (it is never modified either way).
     boxsize : array_like or float, optional
@@ -207,7 +215,8 @@ class cKDTree:
             self.boxsize = box
             self._periods = _periodic.periods_of(box, self.m)
         self.data = arr
-        self._core = _CoreTree(arr, leaf_size=self.leafsize) if self.n > 0 else None
+        split = "max_spread" if balanced_tree else "sliding_midpoint"
+        self._core = _CoreTree(arr, leaf_size=self.leafsize, split=split) if self.n > 0 else None
         self.maxes = arr.max(axis=0).astype(np.float64) if self.n else np.zeros(self.m)
         self.mins = arr.min(axis=0).astype(np.float64) if self.n else np.zeros(self.m)
 
@@ -243,7 +252,7 @@ class cKDTree:
             node = stack.pop()
             order.append(node)
             if node < n_internal:
-                stack += [2 * node + 2, 2 * node + 1]
+                stack += [int(record.node_children[node, 1]), int(record.node_children[node, 0])]
         return per_node[order]
 
     def __repr__(self) -> str:

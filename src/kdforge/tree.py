@@ -25,11 +25,14 @@ from ._treefile import (
 from .nodes import box_corners, leaves_in_order, node_depths, node_ids
 from .record import (
     DEFAULT_LEAF_SIZE,
+    DIVISION_MEDIAN,
+    DIVISION_MIDPOINT,
     DIVISION_NAMES,
     DIVISIONS,
     INDEX_INT32_LIMIT,
     SPLIT_NAMES,
     SPLIT_RULES,
+    SPLIT_SLIDING_MIDPOINT,
     TreeRecord,
     n_internal,
     read_only_views,
@@ -42,6 +45,23 @@ def _read_only(arr: np.ndarray) -> np.ndarray:
     view = arr.view()
     view.flags.writeable = False
     return view
+
+
+def _division_for(split_rule: int, division) -> int:
+    """The division code for a split rule and the ``division`` argument (None: its default).
+
+    The median rules divide by ``"median"`` (default) or ``"root"``; the sliding-midpoint
+    rule only by ``"midpoint"``, its own division.
+    """
+    midpoint = split_rule == SPLIT_SLIDING_MIDPOINT
+    if division is None:
+        return DIVISION_MIDPOINT if midpoint else DIVISION_MEDIAN
+    code = DIVISIONS[v.check_choice(division, "division", DIVISIONS)]
+    if midpoint != (code == DIVISION_MIDPOINT):
+        allowed = "'midpoint'" if midpoint else "'median' or 'root'"
+        raise ValueError(f"KDTree: split={SPLIT_NAMES[split_rule]!r} takes division {allowed} "
+                         f"(or None), got {division!r}")
+    return code
 
 
 class KDTree:
@@ -109,11 +129,11 @@ class KDTree:
     """
 
     def __init__(self, data, leaf_size: int = DEFAULT_LEAF_SIZE, split: str = "max_spread",
-                 *, division: str = "median", workers: int = -1, progress: bool = False):
+                 *, division: str | None = None, workers: int = -1, progress: bool = False):
         arr = v.as_data_array(data)
         leaf_size = v.check_leaf_size(leaf_size)
         split_rule = SPLIT_RULES[v.check_choice(split, "split", SPLIT_RULES)]
-        division_rule = DIVISIONS[v.check_choice(division, "division", DIVISIONS)]
+        division_rule = _division_for(split_rule, division)
         workers = v.check_workers(workers)
         progress = v.check_bool(progress, "progress")
         self._record = build_record(arr, leaf_size, split_rule, division_rule, workers, progress)
@@ -488,7 +508,8 @@ class KDTree:
         return self._record.n_levels
 
     def node_depth(self, node):
-        """Depth of each node, ``floor(log2(node + 1))`` (the root has depth 0).
+        """Depth of each node (the root has depth 0; ``floor(log2(node + 1))`` in the implicit
+        layouts).
 
         Parameters
         ----------
@@ -500,7 +521,7 @@ class KDTree:
         int or int64 ndarray of the same shape
         """
         ids, scalar = self._node_ids(node)
-        depths = node_depths(ids)
+        depths = node_depths(self._record, ids)
         return int(depths) if scalar else depths
 
     def is_leaf(self, node):
@@ -520,7 +541,21 @@ class KDTree:
         return bool(leaf) if scalar else leaf
 
     def left(self, node):
-        """Left child of each node, ``2 * node + 1``, or -1 for a leaf.
+        """Left child of each node (``2 * node + 1`` in the implicit layouts), or -1 for a leaf.
+
+        Parameters
+        ----------
+        node : int or array_like of int
+            Node ids, ``0 <= node < n_nodes``.
+
+        Returns
+        -------
+        int or int64 ndarray of the same shape
+        """
+        return self._child(node, 0)
+
+    def right(self, node):
+        """Right child of each node (``2 * node + 2`` in the implicit layouts), or -1 for a leaf.
 
         Parameters
         ----------
@@ -533,27 +568,16 @@ class KDTree:
         """
         return self._child(node, 1)
 
-    def right(self, node):
-        """Right child of each node, ``2 * node + 2``, or -1 for a leaf.
-
-        Parameters
-        ----------
-        node : int or array_like of int
-            Node ids, ``0 <= node < n_nodes``.
-
-        Returns
-        -------
-        int or int64 ndarray of the same shape
-        """
-        return self._child(node, 2)
-
-    def _child(self, node, offset: int):
+    def _child(self, node, side: int):
         ids, scalar = self._node_ids(node)
-        child = np.where(ids < self.n_internal, 2 * ids + offset, -1)
+        internal = ids < self.n_internal
+        children = self._record.node_children[:, side]
+        child = np.where(internal, children[np.where(internal, ids, 0)] if children.size else -1, -1)
+        child = child.astype(np.int64)
         return int(child) if scalar else child
 
     def parent(self, node):
-        """Parent of each node, ``(node - 1) // 2``, or -1 for the root.
+        """Parent of each node (``(node - 1) // 2`` in the implicit layouts), or -1 for the root.
 
         Parameters
         ----------
@@ -565,7 +589,7 @@ class KDTree:
         int or int64 ndarray of the same shape
         """
         ids, scalar = self._node_ids(node)
-        up = np.where(ids > 0, (ids - 1) // 2, -1)
+        up = self._record.node_parent[ids].astype(np.int64)
         return int(up) if scalar else up
 
     def leaves(self) -> np.ndarray:

@@ -27,7 +27,8 @@ One module per query kind: ``knn`` (exact / (1+eps) kNN), ``radius``, ``bbf`` (b
 best-bin-first search over one tree or a forest), ``box`` (axis-aligned boxes),
 ``locate`` (exact-match search, point-to-node distances), ``brute`` (brute force). Leaf
 codes of the forest: ``codes``; cache prefetching: ``prefetch``. The build: ``build``
-(node row ranges, splits, subtrees) over ``select`` (selection and partition). Tree-file
+(node row ranges, splits, subtrees) over ``select`` (selection and partition), and
+``midpoint`` (the sliding-midpoint build of the explicit layout). Tree-file
 validation: ``checks``.
 
 A slow, obviously correct twin of each kernel lives in ``tests/naive.py``.

@@ -81,6 +81,11 @@ class TreeStack(NamedTuple):
         Row range of each node (rows of the stack, not of the tree).
     split_dim, split_value : arrays of shape (n_trees * n_nodes,)
         Split of each internal node.
+    node_children : int array of shape (n_internal, 2)
+        Left and right child of each internal node, numbered within its tree: the trees of
+        a stack share one shape (:mod:`kdforge.record`, Layout).
+    node_parent : int array of shape (n_nodes,)
+        Parent of each node within its tree, -1 at the root.
     root_lower, root_upper : arrays of shape (n_trees, d)
         Bounding box of each tree's points in its split coordinates: its root cell.
     n_nodes, n_levels : int
@@ -98,6 +103,8 @@ class TreeStack(NamedTuple):
     node_end: np.ndarray
     split_dim: np.ndarray
     split_value: np.ndarray
+    node_children: np.ndarray
+    node_parent: np.ndarray
     root_lower: np.ndarray
     root_upper: np.ndarray
     n_nodes: int
@@ -136,7 +143,8 @@ def stack_of_tree(tree) -> TreeStack:
     unit = np.ones(n_dims)
     return TreeStack(tree.tree_data, empty_codes(n_dims), unit, unit, tree.tree_data,
                      tree.idx_array, tree.node_start, tree.node_end, tree.split_dim,
-                     tree.split_value, tree.node_bounds[0, :1], tree.node_bounds[1, :1],
+                     tree.split_value, tree.node_children, tree.node_parent,
+                     tree.node_bounds[0, :1], tree.node_bounds[1, :1],
                      tree.node_start.shape[0], tree.n_levels)
 
 
@@ -301,10 +309,12 @@ def bbf_batch(stack, frames, order, metric, p, prune_factor, bound_reduced, max_
                     tree = g // n_nodes
                     base = tree * n_nodes
                     frame_query = frame_queries[min(tree, n_frames - 1), qi]
-                    enter_cell(g - base, frame_query, stack.split_dim, stack.split_value, tree,
-                               base, root_offsets, offsets, touched, n_touched)
+                    enter_cell(g - base, frame_query, stack.split_dim, stack.split_value,
+                               stack.node_children, stack.node_parent, tree, base, root_offsets,
+                               offsets, touched, n_touched)
                     leaf, n_saved = descend(g - base, reduced, frame_query, stack.split_dim,
-                                            stack.split_value, base, n_internal, offsets[tree],
+                                            stack.split_value, stack.node_children, base,
+                                            n_internal, offsets[tree],
                                             saved_node, saved_dim, saved_log, saved_reduced,
                                             saved_offset, 0, 0, metric, p, factor, limit)
                     for s in range(n_saved):

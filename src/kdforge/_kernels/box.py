@@ -67,8 +67,8 @@ def box_query_batch(tree, lo, hi):
                     total += 1
                 continue
             if node < n_internal:
-                stack[top] = 2 * node + 2
-                stack[top + 1] = 2 * node + 1
+                stack[top] = tree.node_children[node, 1]
+                stack[top + 1] = tree.node_children[node, 0]
                 top += 2
                 continue
             for row in range(start, end):

@@ -270,21 +270,27 @@ def build_subtree(tree, root):
 
 
 @njit(cache=True, nogil=True)
-def merge_child_bounds(node_bounds, n_internal):
-    """Fill each internal node's box as the union of its children's, bottom-up."""
+def merge_child_bounds(node_bounds, node_children):
+    """Fill each internal node's box as the union of its children's, bottom-up.
+
+    Children have larger ids than their parent in every layout, so a descending sweep
+    sees both children of a node before the node.
+    """
     n_dims = node_bounds.shape[2]
-    for node in range(n_internal - 1, -1, -1):
-        left = 2 * node + 1
+    for node in range(node_children.shape[0] - 1, -1, -1):
+        left = node_children[node, 0]
+        right = node_children[node, 1]
         for c in range(n_dims):
-            node_bounds[0, node, c] = min(node_bounds[0, left, c], node_bounds[0, left + 1, c])
-            node_bounds[1, node, c] = max(node_bounds[1, left, c], node_bounds[1, left + 1, c])
+            node_bounds[0, node, c] = min(node_bounds[0, left, c], node_bounds[0, right, c])
+            node_bounds[1, node, c] = max(node_bounds[1, left, c], node_bounds[1, right, c])
 
 
 @njit(cache=True, nogil=True)
-def fill_node_min_index(idx_array, node_start, node_end, out):
+def fill_node_min_index(idx_array, node_start, node_end, node_children, out):
     """Fill ``out[i]`` with the smallest original index among node ``i``'s points.
 
-    Leaves scan their rows; internal nodes take the smaller of their children's, bottom-up.
+    Leaves scan their rows; internal nodes take the smaller of their children's, bottom-up
+    (children have larger ids than their parent in every layout).
     """
     n_nodes = node_start.shape[0]
     n_internal = n_nodes // 2
@@ -294,4 +300,4 @@ def fill_node_min_index(idx_array, node_start, node_end, out):
             smallest = min(smallest, idx_array[row])
         out[node] = smallest
     for node in range(n_internal - 1, -1, -1):
-        out[node] = min(out[2 * node + 1], out[2 * node + 2])
+        out[node] = min(out[node_children[node, 0]], out[node_children[node, 1]])

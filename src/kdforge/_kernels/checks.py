@@ -24,6 +24,9 @@ POINT_OUTSIDE = 8
 INDEX_RANGE = 9
 INDEX_DUPLICATE = 10
 DATA_MISMATCH = 11
+CHILD_IDS = 12
+ROOT_PARENT = 13
+DEPTH = 14
 
 MESSAGES = {
     ROOT_RANGE: "the root node does not hold rows [0, n_points)",
@@ -37,30 +40,56 @@ MESSAGES = {
     INDEX_RANGE: "idx_array[{}] is outside [0, n_points)",
     INDEX_DUPLICATE: "idx_array[{}] repeats an index: idx_array is not a permutation",
     DATA_MISMATCH: "tree_data[{0}] differs from data[idx_array[{0}]]",
+    CHILD_IDS: "the children of internal node {} are not two distinct nodes with larger ids "
+               "whose node_parent is that node",
+    ROOT_PARENT: "node_parent of the root is not -1",
+    DEPTH: "the deepest leaf is at depth {}, which is not n_levels",
 }
 
 
 
 @njit(cache=True, nogil=True)
-def check_structure(node_start, node_end, split_dim, n_points, n_dims, n_internal):
-    """Check the node ranges and split dimensions that keep the query kernels in bounds.
+def check_structure(node_start, node_end, split_dim, node_children, node_parent, n_points,
+                    n_dims, n_levels):
+    """Check the links, row ranges, split dimensions and depth that keep the query kernels
+    in bounds.
 
-    Node ``i < n_internal`` has children ``2i + 1`` and ``2i + 2``; the arrays have
-    ``2 * n_internal + 1`` entries. Returns ``(code, node)``, ``(OK, 0)`` when valid.
+    The arrays have ``n_nodes = 2 * n_internal + 1`` entries (``node_children``:
+    ``n_internal`` rows), shapes the caller checked. Every internal node's children must
+    have larger ids than it and name it as their parent: then every node but the root is
+    the child of exactly one node, there is no cycle, and the ids ``>= n_internal`` are
+    exactly the leaves. The children must split the node's rows into two non-empty ranges,
+    and the deepest leaf must lie at depth ``n_levels`` (the traversal stacks hold
+    ``n_levels + 2`` entries). Returns ``(code, node)``, ``(OK, 0)`` when valid.
     """
+    n_nodes = split_dim.shape[0]
+    n_internal = n_nodes // 2
     if node_start[0] != 0 or node_end[0] != n_points:
         return ROOT_RANGE, 0
+    if node_parent[0] != -1:
+        return ROOT_PARENT, 0
+    depth = np.zeros(n_nodes, dtype=np.int64)  # parents come before their children
+    deepest = 0
     for node in range(n_internal):
         dim = split_dim[node]
         if dim < 0 or dim >= n_dims:
             return SPLIT_DIM, node
-        left = 2 * node + 1
+        left = node_children[node, 0]
+        right = node_children[node, 1]
+        if not (node < left < n_nodes and node < right < n_nodes and left != right
+                and node_parent[left] == node and node_parent[right] == node):
+            return CHILD_IDS, node
         mid = node_end[left]
-        if (node_start[left] != node_start[node] or node_start[left + 1] != mid
-                or node_end[left + 1] != node_end[node]
+        if (node_start[left] != node_start[node] or node_start[right] != mid
+                or node_end[right] != node_end[node]
                 or mid <= node_start[node] or mid >= node_end[node]):
             return CHILD_RANGES, node
-    for node in range(n_internal, split_dim.shape[0]):
+        depth[left] = depth[node] + 1
+        depth[right] = depth[node] + 1
+        deepest = max(deepest, depth[left])
+    if deepest != n_levels:
+        return DEPTH, deepest
+    for node in range(n_internal, n_nodes):
         if split_dim[node] != -1:
             return LEAF_SPLIT_DIM, node
     return OK, 0
@@ -68,13 +97,14 @@ def check_structure(node_start, node_end, split_dim, n_points, n_dims, n_interna
 
 @njit(cache=True, nogil=True)
 def check_geometry(tree_data, node_start, node_end, split_dim, split_value, node_bounds,
-                   n_internal):
+                   node_children):
     """Check boxes, split values and that every point lies in its leaf's box.
 
     Assumes :func:`check_structure` passed. Returns ``(code, node)``.
     """
     n_nodes = node_bounds.shape[1]
     n_dims = node_bounds.shape[2]
+    n_internal = node_children.shape[0]
     for node in range(n_nodes):
         for c in range(n_dims):
             lo = node_bounds[0, node, c]
@@ -82,14 +112,16 @@ def check_geometry(tree_data, node_start, node_end, split_dim, split_value, node
             if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
                 return BOX_NOT_FINITE, node
     for node in range(n_internal):
-        for child in (2 * node + 1, 2 * node + 2):
+        left = node_children[node, 0]
+        right = node_children[node, 1]
+        for child in (left, right):
             for c in range(n_dims):
                 if not (node_bounds[0, node, c] <= node_bounds[0, child, c]
                         and node_bounds[1, child, c] <= node_bounds[1, node, c]):
                     return CHILD_BOX, node
         dim = split_dim[node]
         value = split_value[node]
-        if not (node_bounds[1, 2 * node + 1, dim] <= value <= node_bounds[0, 2 * node + 2, dim]):
+        if not (node_bounds[1, left, dim] <= value <= node_bounds[0, right, dim]):
             return SPLIT_VALUE, node
     for node in range(n_internal, n_nodes):
         for row in range(node_start[node], node_end[node]):

@@ -118,8 +118,8 @@ def kde_batch(tree, queries, first, last, h, kernel, metric, p, cum_weight, atol
                 estimate += exact
                 lower_bound += exact
                 continue
-            left = 2 * node + 1
-            right = left + 1
+            left = tree.node_children[node, 0]
+            right = tree.node_children[node, 1]
             d_left = box_min_reduced(lower[left], upper[left], query, metric, p)
             d_right = box_min_reduced(lower[right], upper[right], query, metric, p)
             near, far = (left, right) if d_left <= d_right else (right, left)

@@ -96,16 +96,19 @@ def _split_a(tree_a, a, tree_b, b, n_int_a, n_int_b):
 
 
 @njit(cache=True, nogil=True)
-def pairs_within(tree_a, tree_b, first, last, r_reduced, metric, p, periods, periodic,
+def pairs_within(tree_a, tree_b, starts, first, last, r_reduced, metric, p, periods, periodic,
                  self_join, with_distances, dist_dtype_probe):
-    """All pairs ``(i, j)`` with ``dist(a_i, b_j) <= r`` for the query-tree nodes ``first..last-1``.
+    """All pairs ``(i, j)`` with ``dist(a_i, b_j) <= r`` for the query-tree nodes ``starts[first:last]``.
 
     Parameters
     ----------
     tree_a, tree_b : TreeRecord
         Query tree and other tree (the same record for a self-join).
+    starts : int64 array
+        Query-tree nodes whose subtrees partition its rows (a frontier,
+        :func:`kdforge.dualtree.frontier`); each is joined against ``tree_b``'s root.
     first, last : int
-        Range of query-tree nodes of one level to start from (each against ``tree_b``'s root).
+        The positions of ``starts`` to start from.
     r_reduced : float
         Reduced radius.
     metric, p : int, float
@@ -142,7 +145,8 @@ def pairs_within(tree_a, tree_b, first, last, r_reduced, metric, p, periods, per
     right = np.empty(1024, dtype=np.int64)
     distances = np.empty(1024 if with_distances else 0, dtype=dist_dtype_probe.dtype)
     total = 0
-    for start_node in range(first, last):
+    for position in range(first, last):
+        start_node = starts[position]
         top = 0
         stack_a[0] = start_node
         stack_b[0] = 0
@@ -193,15 +197,15 @@ def pairs_within(tree_a, tree_b, first, last, r_reduced, metric, p, periods, per
                             total += 1
                 continue
             if _split_a(tree_a, a, tree_b, b, n_int_a, n_int_b):
-                stack_a[top] = 2 * a + 2
+                stack_a[top] = tree_a.node_children[a, 1]
                 stack_b[top] = b
-                stack_a[top + 1] = 2 * a + 1
+                stack_a[top + 1] = tree_a.node_children[a, 0]
                 stack_b[top + 1] = b
             else:
                 stack_a[top] = a
-                stack_b[top] = 2 * b + 2
+                stack_b[top] = tree_b.node_children[b, 1]
                 stack_a[top + 1] = a
-                stack_b[top + 1] = 2 * b + 1
+                stack_b[top + 1] = tree_b.node_children[b, 0]
             top += 2
     n_dist = total if with_distances else 0
     return left[:total], right[:total], distances[:n_dist]
@@ -220,9 +224,9 @@ def _first_at_least(values, lo, hi, x):
 
 
 @njit(cache=True, nogil=True)
-def count_pairs(tree_a, tree_b, first, last, radii_reduced, metric, p, periods, periodic,
+def count_pairs(tree_a, tree_b, starts, first, last, radii_reduced, metric, p, periods, periodic,
                 cum_weight_a, cum_weight_b):
-    """Weighted pair counts binned by radius, for the query-tree nodes ``first..last-1``.
+    """Weighted pair counts binned by radius, for the query-tree nodes ``starts[first:last]``.
 
     Parameters
     ----------
@@ -256,7 +260,8 @@ def count_pairs(tree_a, tree_b, first, last, radii_reduced, metric, p, periods, 
     stack_lo = np.empty(size, dtype=np.int64)
     stack_hi = np.empty(size, dtype=np.int64)
     bins = np.zeros(n_r + 1, dtype=np.float64)
-    for start_node in range(first, last):
+    for position in range(first, last):
+        start_node = starts[position]
         stack_a[0] = start_node
         stack_b[0] = 0
         stack_lo[0] = 0
@@ -298,15 +303,15 @@ def count_pairs(tree_a, tree_b, first, last, radii_reduced, metric, p, periods, 
                             bins[k] += weight_i * (cum_weight_b[j + 1] - cum_weight_b[j])
                 continue
             if _split_a(tree_a, a, tree_b, b, n_int_a, n_int_b):
-                stack_a[top] = 2 * a + 2
+                stack_a[top] = tree_a.node_children[a, 1]
                 stack_b[top] = b
-                stack_a[top + 1] = 2 * a + 1
+                stack_a[top + 1] = tree_a.node_children[a, 0]
                 stack_b[top + 1] = b
             else:
                 stack_a[top] = a
-                stack_b[top] = 2 * b + 2
+                stack_b[top] = tree_b.node_children[b, 1]
                 stack_a[top + 1] = a
-                stack_b[top + 1] = 2 * b + 1
+                stack_b[top + 1] = tree_b.node_children[b, 0]
             stack_lo[top] = lo
             stack_hi[top] = hi
             stack_lo[top + 1] = lo

@@ -88,8 +88,8 @@ def knn_batch(tree, queries, order, metric, p, prune_factor, bound_reduced, sort
             if entered and reduced * factor >= heap_dist[0] * near_tie:
                 entered = not _only_worse_points(tree, node, query, heap_dist, heap_idx, metric, p)
             if entered:
-                leaf, top = descend(node, reduced, query, tree.split_dim, tree.split_value, 0,
-                                    n_internal, offsets, stack_node, stack_dim, stack_log,
+                leaf, top = descend(node, reduced, query, tree.split_dim, tree.split_value,
+                                    tree.node_children, 0, n_internal, offsets, stack_node, stack_dim, stack_log,
                                     stack_reduced, stack_offset, top, n_log, metric, p, factor,
                                     heap_dist[0])
                 for row in range(node_start[leaf], node_end[leaf]):

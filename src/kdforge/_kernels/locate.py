@@ -40,6 +40,7 @@ def find_point_batch(tree, queries, first_only):
     tree_data = tree.tree_data
     split_dim = tree.split_dim
     split_value = tree.split_value
+    children = tree.node_children
     n_internal = tree.node_start.shape[0] // 2
     n_queries, n_dims = queries.shape
     counts = np.zeros(n_queries, dtype=np.int64)
@@ -59,13 +60,13 @@ def find_point_batch(tree, queries, first_only):
                 value = query[split_dim[node]]
                 split = split_value[node]
                 if value < split:
-                    node = 2 * node + 1
+                    node = children[node, 0]
                 elif value > split:
-                    node = 2 * node + 2
+                    node = children[node, 1]
                 else:
-                    stack[top] = 2 * node + 2
+                    stack[top] = children[node, 1]
                     top += 1
-                    node = 2 * node + 1
+                    node = children[node, 0]
             for row in range(tree.node_start[node], tree.node_end[node]):
                 equal = True
                 for c in range(n_dims):

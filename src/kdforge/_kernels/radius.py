@@ -77,8 +77,8 @@ def radius_batch(tree, queries, order, radii_reduced, metric, p, mode, dist_dtyp
         top = 0
         n_log = 0
         while node >= 0:
-            leaf, top = descend(node, reduced, query, tree.split_dim, tree.split_value, 0,
-                                n_internal, offsets, stack_node, stack_dim, stack_log,
+            leaf, top = descend(node, reduced, query, tree.split_dim, tree.split_value,
+                                tree.node_children, 0, n_internal, offsets, stack_node, stack_dim, stack_log,
                                 stack_reduced, stack_offset, top, n_log, metric, p, factor,
                                 radius)
             start = node_start[leaf]

@@ -83,11 +83,13 @@ def root_distance(query, root_lower, root_upper, offsets, metric, p):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def descend(node, reduced, query, split_dim, split_value, base, n_internal, offsets,
+def descend(node, reduced, query, split_dim, split_value, children, base, n_internal, offsets,
             saved_node, saved_dim, saved_log, saved_reduced, saved_offset, top, n_log,
             metric, p, factor, limit):
     """Walk from ``node`` to a leaf through near children, saving far children worth visiting.
 
+    ``children`` (n_internal, 2) holds the left and right child of each internal node,
+    numbered within its tree (one array serves every tree of a stack: they share a shape).
     A far child is saved at position ``top`` of the ``saved_*`` arrays (its node id within
     its tree, split dimension, the undo-log height, its reduced cell distance and its
     offset in the split dimension) when ``its distance * factor <= limit``.
@@ -103,16 +105,18 @@ def descend(node, reduced, query, split_dim, split_value, base, n_internal, offs
         dim = split_dim[base + node]
         diff = np.float64(query[dim]) - np.float64(split_value[base + node])
         if diff < 0.0:
-            near = 2 * node + 1
+            near = np.int64(children[node, 0])
+            far = np.int64(children[node, 1])
             diff = -diff
         else:
-            near = 2 * node + 2
+            near = np.int64(children[node, 1])
+            far = np.int64(children[node, 0])
         if metric == METRIC_LINF:
             far_reduced = max(reduced, diff)
         else:
             far_reduced = reduced - axis_term(offsets[dim], metric, p) + axis_term(diff, metric, p)
         if far_reduced * factor <= limit:
-            saved_node[top] = 4 * node + 3 - near
+            saved_node[top] = far
             saved_reduced[top] = far_reduced
             saved_dim[top] = dim
             saved_offset[top] = diff
@@ -152,12 +156,13 @@ def jump_back(offsets, stack_node, stack_dim, stack_log, stack_reduced, stack_of
 
 
 @njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def enter_cell(node, query, split_dim, split_value, tree, base, root_offsets, offsets,
-               touched, n_touched):
+def enter_cell(node, query, split_dim, split_value, children, parents, tree, base,
+               root_offsets, offsets, touched, n_touched):
     """Set ``offsets[tree]`` to the cell offsets of ``node`` (numbered within its tree).
 
     For searches that jump between nodes in any order (best-bin-first): the offsets are
-    rebuilt from the root's by walking up the node's ancestors, O(depth). ``offsets[tree]``
+    rebuilt from the root's by walking up the node's ancestors (``parents``, numbered within
+    the tree like ``children``), O(depth). ``offsets[tree]``
     holds ``root_offsets[tree]`` except in the ``n_touched[tree]`` dimensions listed in
     ``touched[tree]``; those are reset first.
     """
@@ -166,10 +171,10 @@ def enter_cell(node, query, split_dim, split_value, tree, base, root_offsets, of
     count = 0
     child = node
     while child > 0:
-        parent = (child - 1) >> 1
+        parent = np.int64(parents[child])
         dim = split_dim[base + parent]
         diff = np.float64(query[dim]) - np.float64(split_value[base + parent])
-        gap = diff if child == 2 * parent + 1 else -diff  # left cell x <= split, right x >= split
+        gap = diff if child == children[parent, 0] else -diff  # left x <= split, right x >= split
         if gap > offsets[tree, dim]:
             offsets[tree, dim] = gap
             touched[tree, count] = dim
@@ -187,14 +192,13 @@ def find_leaf_batch(tree, queries, out):
     """
     split_dim = tree.split_dim
     split_value = tree.split_value
+    children = tree.node_children
     n_internal = tree.node_start.shape[0] // 2
     for qi in range(queries.shape[0]):
-        node = 0
+        node = np.int64(0)
         while node < n_internal:
-            if queries[qi, split_dim[node]] < split_value[node]:
-                node = 2 * node + 1
-            else:
-                node = 2 * node + 2
+            side = 0 if queries[qi, split_dim[node]] < split_value[node] else 1
+            node = np.int64(children[node, side])
         out[qi] = node
 
 
