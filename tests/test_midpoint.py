@@ -54,22 +54,30 @@ def check_midpoint_tree(tree, data):
     np.testing.assert_array_equal(start[leaves], np.sort(start[leaves]))  # left to right
     np.testing.assert_array_equal(tree.leaves(), leaves)
     assert (end[leaves] - start[leaves] <= tree.leaf_size).all()
-    # splits: left rows <= value <= right rows; the value lies in the middle of the
-    # widest side of the tight box, or on its upper face (rounding), or is the median
+    # splits: left rows <= value <= right rows; above the depth limit, the plane cuts the
+    # longest side of the cell (among the sides where the points differ) in its middle, or
+    # slid to the lowest or highest point; nodes of equal points halve their rows
     bounds = rec.node_bounds
+    cells = tree.boxes("cell")
+    limit = midpoint_depth_limit(n, tree.leaf_size)
+    depths = tree.node_depth(np.arange(n_nodes))
     for node in range(n_internal):
         dim, value = rec.split_dim[node], rec.split_value[node]
         lo, hi = bounds[0, node], bounds[1, node]
-        assert (hi - lo)[dim] == (hi - lo).max()
         assert rec.tree_data[start[node]:end[left[node]], dim].max() <= value
         assert rec.tree_data[start[right[node]]:end[node], dim].min() >= value
+        if (hi == lo).all() or depths[node] >= limit or tree.dtype != np.float64:
+            continue
+        cell_lo, cell_hi = cells[node]
+        width = np.where(hi > lo, cell_hi - cell_lo, -1.0)
+        assert width[dim] == width.max()
+        assert value in (0.5 * cell_lo[dim] + 0.5 * cell_hi[dim], lo[dim], hi[dim])
     # boxes are tight
     for node in range(n_nodes):
         rows = rec.tree_data[start[node]:end[node]]
         np.testing.assert_array_equal(bounds[0, node], rows.min(axis=0))
         np.testing.assert_array_equal(bounds[1, node], rows.max(axis=0))
     # depth: n_levels is the deepest leaf, and bounded
-    depths = tree.node_depth(np.arange(n_nodes))
     assert tree.n_levels == depths[leaves].max()
     assert tree.n_levels <= midpoint_depth_limit(n, tree.leaf_size) + tree_levels(n, 1) + 1
     # a validated round trip accepts it

@@ -77,7 +77,7 @@ def test_locality_ordering_gives_the_same_results(monkeypatch):
     plain_knn = tree.query(queries, k=7)
     plain_csr = tree.query_radius_csr(queries, 0.08, return_distance=True, sort_results=True)
     monkeypatch.setattr(kdforge._search, "LOCALITY_MIN_QUERIES", 1)
-    monkeypatch.setattr(kdforge._search, "LOCALITY_MIN_POINTS", 1)
+    monkeypatch.setattr(kdforge._search, "LOCALITY_MIN_BYTES", 1)
     assert kdforge._search.query_order(tree.record, queries)[1]
     for workers in (1, 3):
         ordered_knn = tree.query(queries, k=7, workers=workers)

@@ -99,9 +99,9 @@ TASKS_PER_WORKER = 8
 MIN_TASK_ROWS = 4 * SMALL_ROWS
 #: On one thread the build runs as this many tasks, so that it can stop between them.
 SERIAL_TASKS = 64
-#: Extra depth a sliding-midpoint tree may take beyond twice the balanced depth before its
-#: nodes split at the median (:func:`midpoint_depth_limit`).
-MIDPOINT_DEPTH_SLACK = 16
+#: Extra depth a sliding-midpoint tree may take beyond four times the balanced depth before
+#: its nodes split at the median (:func:`midpoint_depth_limit`).
+MIDPOINT_DEPTH_SLACK = 64
 
 
 def _progress_bar(total: int):
@@ -307,11 +307,14 @@ def _finished(record: TreeRecord) -> TreeRecord:
 def midpoint_depth_limit(n_points: int, leaf_size: int) -> int:
     """Depth below which a sliding-midpoint node splits at its median instead.
 
-    Twice the depth of the balanced tree plus :data:`MIDPOINT_DEPTH_SLACK`: deep enough for
-    the clusters within clusters of real data, and it bounds every tree's depth by about
-    three times the balanced one (see :mod:`kdforge._kernels.midpoint`).
+    Four times the depth ``L`` of the balanced tree plus :data:`MIDPOINT_DEPTH_SLACK`: deep
+    enough for the tails of real data (Student-t(2) points in 9-D, 2e5 of them, reach depth
+    89 where ``L`` is 14; a limit at 44 made their kNN queries measure 2.5x more points),
+    and it bounds the depth of every tree by ``5 L + 64`` (see
+    :mod:`kdforge._kernels.midpoint`), so that a pathological input costs at most that many
+    passes over its rows.
     """
-    return 2 * tree_levels(n_points, leaf_size) + MIDPOINT_DEPTH_SLACK
+    return 4 * tree_levels(n_points, leaf_size) + MIDPOINT_DEPTH_SLACK
 
 
 def _build_midpoint(data: np.ndarray, leaf_size: int, workers: int, bar) -> TreeRecord:
@@ -326,8 +329,10 @@ def _build_midpoint(data: np.ndarray, leaf_size: int, workers: int, bar) -> Tree
     depth_limit = midpoint_depth_limit(n_points, leaf_size)
     tasks = TASKS_PER_WORKER * workers if workers > 1 else SERIAL_TASKS
     task_rows = max(MIN_TASK_ROWS, n_points // tasks)
-    top_ints, top_values, top_boxes = build_piece(points, idx, 0, n_points, 0, leaf_size,
-                                                  depth_limit, task_rows)
+    root_cell = np.empty((2, n_dims))
+    rows_bounds(points, 0, n_points, root_cell.reshape(2, 1, n_dims), 0)  # the data's box
+    top_ints, top_values, top_boxes, top_cells = build_piece(
+        points, idx, 0, n_points, 0, root_cell, leaf_size, depth_limit, task_rows)
     task_nodes = np.flatnonzero(top_ints[:, DIM] == TASK)
     # biggest first, so that uneven subtrees balance out over the threads
     by_size = task_nodes[np.argsort(top_ints[task_nodes, START] - top_ints[task_nodes, END],
@@ -335,10 +340,11 @@ def _build_midpoint(data: np.ndarray, leaf_size: int, workers: int, bar) -> Tree
 
     def build_task(node):
         start, end, depth = (int(top_ints[node, column]) for column in (START, END, DEPTH))
-        piece = build_piece(points, idx, start, end, depth, leaf_size, depth_limit, 0)
+        piece = build_piece(points, idx, start, end, depth, top_cells[node], leaf_size,
+                            depth_limit, 0)
         if bar is not None:
             bar.update(end - start)
-        return piece
+        return piece[:3]
 
     built = run_calls([partial(build_task, node) for node in by_size], workers)
     pieces = dict(zip(by_size.tolist(), built))
@@ -357,6 +363,7 @@ def _build_midpoint(data: np.ndarray, leaf_size: int, workers: int, bar) -> Tree
         node_children=np.empty((n_internal, 2), dtype=index_dtype),
         node_parent=np.empty(n_nodes, dtype=index_dtype))
     _place_top(record, top_ints, top_values, top_boxes, pieces, counts, n_internal)
+    merge_child_bounds(record.node_bounds, record.node_children)
     return _finished(record)
 
 
@@ -390,7 +397,8 @@ def _place_top(record: TreeRecord, ints, values, boxes, pieces: dict, counts: di
         else:
             next_leaf += 1
         record.node_start[g], record.node_end[g] = ints[node, START], ints[node, END]
-        record.node_bounds[:, g] = boxes[node]
+        if kind < 0:  # a leaf: internal boxes are merged from the children afterwards
+            record.node_bounds[:, g] = boxes[node]
         record.split_dim[g] = kind if kind >= 0 else LEAF
         record.split_value[g] = values[node] if kind >= 0 else 0
         record.node_parent[g] = global_parent

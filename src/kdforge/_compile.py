@@ -168,7 +168,7 @@ def compile_steps() -> list[tuple[str, Callable[[], object]]]:
     from ._build import PARALLEL_MIN_POINTS
     from ._kernels.density import KERNELS as DENSITY_KERNELS
     from ._kernels.select import CHUNKED_MIN_ROWS
-    from ._search import LOCALITY_MIN_POINTS, LOCALITY_MIN_QUERIES
+    from ._search import LOCALITY_MIN_QUERIES, locality_min_points
     from .forest import KDForest
     from .index import NeighborIndex
     from .io import load
@@ -176,7 +176,7 @@ def compile_steps() -> list[tuple[str, Callable[[], object]]]:
 
     rng = np.random.default_rng(0)
     # big enough for the parallel build with chunked partitions and leaf-ordered queries
-    n_big = 2 * max(PARALLEL_MIN_POINTS, CHUNKED_MIN_ROWS, LOCALITY_MIN_POINTS)
+    n_big = 2 * max(PARALLEL_MIN_POINTS, CHUNKED_MIN_ROWS, locality_min_points(3, np.float32))
     m_big = LOCALITY_MIN_QUERIES
     steps: list[tuple[str, Callable[[], object]]] = []
     for dtype in (np.float32, np.float64):

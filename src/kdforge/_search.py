@@ -32,10 +32,17 @@ __all__ = ["MODE_COUNT", "MODE_INDICES", "MODE_DISTANCES", "query_order", "knn",
 #: Largest pruning factor ``(1 + eps)**p``: beyond it every cell but the query's own is
 #: pruned anyway, and an infinite factor would turn a zero cell distance into NaN.
 MAX_PRUNE_FACTOR = 1e300
-#: Batches of at least this many queries on trees of at least this many points are answered
-#: in leaf order (:func:`query_order`); below, sorting costs more than it saves.
+#: Batches of at least this many queries on trees whose points take at least this many
+#: bytes are answered in leaf order (:func:`query_order`); below, sorting costs more than it
+#: saves. Measured on 3-D float64 kNN (k = 8, 2e4 queries, this machine's caches): 100k
+#: points break even, 300k points gain 8% with the ordering paid, 1e6 points 30%.
 LOCALITY_MIN_QUERIES = 2048
-LOCALITY_MIN_POINTS = 65536
+LOCALITY_MIN_BYTES = 6 << 20
+
+
+def locality_min_points(n_dims: int, dtype) -> int:
+    """Fewest points of ``n_dims`` dimensions and ``dtype`` whose queries are leaf-ordered."""
+    return -(-LOCALITY_MIN_BYTES // (n_dims * np.dtype(dtype).itemsize))
 
 
 def query_order(tree: TreeRecord, queries: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -46,7 +53,7 @@ def query_order(tree: TreeRecord, queries: np.ndarray) -> tuple[np.ndarray, bool
     only, never results.
     """
     m = queries.shape[0]
-    if m < LOCALITY_MIN_QUERIES or tree.tree_data.shape[0] < LOCALITY_MIN_POINTS:
+    if m < LOCALITY_MIN_QUERIES or tree.tree_data.nbytes < LOCALITY_MIN_BYTES:
         return np.arange(m, dtype=np.int64), False
     return leaf_order(tree, queries), True
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import brute
 from ._build import PARALLEL_MIN_POINTS
-from ._search import LOCALITY_MIN_POINTS, LOCALITY_MIN_QUERIES
+from ._search import LOCALITY_MIN_QUERIES, locality_min_points
 from .datasets import chord_to_km, latlon_to_unit, load_geonames
 from .tree import KDTree
 
@@ -67,7 +67,7 @@ def warm_up(points: np.ndarray, queries: np.ndarray, workers: int) -> float:
     so the parallel build and the leaf-ordered query path are compiled here, not timed.
     """
     start = time.perf_counter()
-    n = max(points.shape[0], PARALLEL_MIN_POINTS, LOCALITY_MIN_POINTS)
+    n = max(points.shape[0], PARALLEL_MIN_POINTS, locality_min_points(points.shape[1], points.dtype))
     points = np.resize(points, (n, points.shape[1]))
     queries = np.resize(queries, (LOCALITY_MIN_QUERIES, queries.shape[1]))
     tree = KDTree(points)

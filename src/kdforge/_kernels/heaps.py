@@ -23,17 +23,17 @@ def pair_less(d1, i1, d2, i2):
 
 
 # ---------------------------------------------------------------------- k-best max-heap
-@njit(cache=True, nogil=True)
-def heap_replace_top(heap_dist, heap_idx, dist, index):
-    """Replace the largest (distance, index) pair of a max-heap and restore the heap."""
-    k = heap_dist.shape[0]
+@njit(cache=True, nogil=True, inline="always")
+def _sift_down(heap_dist, heap_idx, size, dist, index):
+    """Put ``(dist, index)`` at the root of the max-heap made of the first ``size`` pairs
+    (whose root it replaces) and sift it down to its place."""
     pos = 0
     while True:
         child = 2 * pos + 1
-        if child >= k:
+        if child >= size:
             break
         right = child + 1
-        if right < k and pair_less(heap_dist[child], heap_idx[child], heap_dist[right], heap_idx[right]):
+        if right < size and pair_less(heap_dist[child], heap_idx[child], heap_dist[right], heap_idx[right]):
             child = right
         if pair_less(dist, index, heap_dist[child], heap_idx[child]):
             heap_dist[pos] = heap_dist[child]
@@ -43,6 +43,12 @@ def heap_replace_top(heap_dist, heap_idx, dist, index):
             break
     heap_dist[pos] = dist
     heap_idx[pos] = index
+
+
+@njit(cache=True, nogil=True)
+def heap_replace_top(heap_dist, heap_idx, dist, index):
+    """Replace the largest (distance, index) pair of a max-heap and restore the heap."""
+    _sift_down(heap_dist, heap_idx, heap_dist.shape[0], dist, index)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -70,15 +76,14 @@ def heap_offer_unique(heap_dist, heap_idx, dist, index):
 
 @njit(cache=True, nogil=True)
 def heap_sort_ascending(heap_dist, heap_idx):
-    """Turn a max-heap into ascending (distance, index) order in place."""
+    """Turn a max-heap into ascending (distance, index) order in place (heapsort, sifting
+    down on the shrinking prefix rather than on slices: a slice is an array to build)."""
     for end in range(heap_dist.shape[0] - 1, 0, -1):
-        top_d = heap_dist[0]
-        top_i = heap_idx[0]
         last_d = heap_dist[end]
         last_i = heap_idx[end]
-        heap_dist[end] = top_d
-        heap_idx[end] = top_i
-        heap_replace_top(heap_dist[:end], heap_idx[:end], last_d, last_i)
+        heap_dist[end] = heap_dist[0]
+        heap_idx[end] = heap_idx[0]
+        _sift_down(heap_dist, heap_idx, end, last_d, last_i)
 
 
 @njit(cache=True, nogil=True)

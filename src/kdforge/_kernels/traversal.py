@@ -202,16 +202,30 @@ def find_leaf_batch(tree, queries, out):
         out[qi] = node
 
 
+#: Levels :func:`leaf_order` descends at most: cells of ~n / 4096 points are small enough for
+#: queries in one of them to share the cache, and the deeper levels cost more than they give.
+ORDER_DEPTH = 12
+
+
 @njit(cache=True, nogil=True)
 def leaf_order(tree, queries):
-    """Order of the queries by the tree-order position of the leaf each falls in.
+    """Order of the queries by the tree-order position of the cell each falls in, at most
+    :data:`ORDER_DEPTH` levels down.
 
     Processing queries in this order makes neighbouring queries touch the same leaves, which
     keeps them in cache.
     """
-    leaves = np.empty(queries.shape[0], dtype=np.int64)
-    find_leaf_batch(tree, queries, leaves)
+    split_dim = tree.split_dim
+    split_value = tree.split_value
+    children = tree.node_children
+    n_internal = tree.node_start.shape[0] // 2
     keys = np.empty(queries.shape[0], dtype=np.int64)
     for qi in range(queries.shape[0]):
-        keys[qi] = tree.node_start[leaves[qi]]
-    return np.argsort(keys, kind="mergesort")
+        node = np.int64(0)
+        level = 0
+        while node < n_internal and level < ORDER_DEPTH:
+            side = 0 if queries[qi, split_dim[node]] < split_value[node] else 1
+            node = np.int64(children[node, side])
+            level += 1
+        keys[qi] = tree.node_start[node]
+    return np.argsort(keys)
