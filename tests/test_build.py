@@ -140,10 +140,10 @@ def test_parallel_build_clustered_float32():
     rng = np.random.default_rng(2)
     centres = rng.random((20, 4)) * 100
     data = (centres[rng.integers(0, 20, 200_000)] + rng.normal(size=(200_000, 4))).astype(np.float32)
-    serial = kdforge.KDTree(data, workers=1)
+    serial = kdforge.KDTree(data, split="max_spread", workers=1)
     check_tree(serial, data)
-    assert_same_tree(serial, kdforge.KDTree(data, workers=2))
-    assert_same_tree(serial, kdforge.KDTree(data, workers=-1, progress=False))
+    assert_same_tree(serial, kdforge.KDTree(data, split="max_spread", workers=2))
+    assert_same_tree(serial, kdforge.KDTree(data, split="max_spread", workers=-1, progress=False))
 
 
 @pytest.mark.parametrize("name", sorted(adversarial_inputs(10, np.random.default_rng(0))))

@@ -56,7 +56,8 @@ def check_midpoint_tree(tree, data):
     assert (end[leaves] - start[leaves] <= tree.leaf_size).all()
     # splits: left rows <= value <= right rows; above the depth limit, the plane cuts the
     # longest side of the cell (among the sides where the points differ) in its middle, or
-    # slid to the lowest or highest point; nodes of equal points halve their rows
+    # slid just past the lowest or onto the highest point; nodes of equal points halve
+    # their rows
     bounds = rec.node_bounds
     cells = tree.boxes("cell")
     limit = midpoint_depth_limit(n, tree.leaf_size)
@@ -71,7 +72,10 @@ def check_midpoint_tree(tree, data):
         cell_lo, cell_hi = cells[node]
         width = np.where(hi > lo, cell_hi - cell_lo, -1.0)
         assert width[dim] == width.max()
-        assert value in (0.5 * cell_lo[dim] + 0.5 * cell_hi[dim], lo[dim], hi[dim])
+        assert value in (0.5 * cell_lo[dim] + 0.5 * cell_hi[dim], np.nextafter(lo[dim], hi[dim]),
+                         hi[dim])
+        # a point equal to the plane lies on its right (where searches descend)
+        assert rec.tree_data[start[node]:end[left[node]], dim].max() < value
     # boxes are tight
     for node in range(n_nodes):
         rows = rec.tree_data[start[node]:end[node]]

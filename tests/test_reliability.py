@@ -196,7 +196,7 @@ rng = np.random.default_rng(0)
 data = rng.random((200_000, 8))
 tree = kdforge.KDTree(data)
 queries = rng.random((2_000_000, 8))
-small = queries[:300]
+small = queries[:4096]  # enough for the leaf-ordered path: its kernels are loaded before "ready"
 calls = {
     "knn": lambda q: tree.query(q, k=8, workers=workers),
     "radius": lambda q: tree.query_radius_csr(q, 0.15, workers=workers),

@@ -82,6 +82,20 @@ def on_pool_thread() -> bool:
     return threading.current_thread().name.startswith(POOL_THREAD_PREFIX)
 
 
+def _reraise_interrupt(exc: BaseException) -> None:
+    """Raise the KeyboardInterrupt behind a SystemError, if there is one.
+
+    A Ctrl-C that arrives while a Numba kernel calls back into Python (to rebuild a
+    constant object) surfaces as "SystemError: ... returned a result with an exception
+    set", with the KeyboardInterrupt as its cause: the caller must see the interrupt.
+    """
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if isinstance(cause, KeyboardInterrupt):
+            raise KeyboardInterrupt() from exc
+        cause = cause.__cause__ or cause.__context__
+
+
 def run_lanes(lane, n_lanes: int) -> None:
     """Run ``lane(cancel)`` ``n_lanes`` times at once and wait for all of them.
 
@@ -92,7 +106,11 @@ def run_lanes(lane, n_lanes: int) -> None:
     """
     cancel = threading.Event()
     if n_lanes <= 1 or on_pool_thread():
-        lane(cancel)
+        try:
+            lane(cancel)
+        except SystemError as exc:
+            _reraise_interrupt(exc)
+            raise
         return
     pool = _pool()
     futures = [pool.submit(lane, cancel) for _ in range(n_lanes)]

@@ -215,8 +215,8 @@ class cKDTree:
             self.boxsize = box
             self._periods = _periodic.periods_of(box, self.m)
         self.data = arr
-        split = "max_spread" if balanced_tree else "sliding_midpoint"
-        self._core = _CoreTree(arr, leaf_size=self.leafsize, split=split) if self.n > 0 else None
+        self._split = "max_spread" if balanced_tree else "sliding_midpoint"
+        self._core = _CoreTree(arr, leaf_size=self.leafsize, split=self._split) if self.n > 0 else None
         self.maxes = arr.max(axis=0).astype(np.float64) if self.n else np.zeros(self.m)
         self.mins = arr.min(axis=0).astype(np.float64) if self.n else np.zeros(self.m)
 
@@ -293,7 +293,7 @@ class cKDTree:
         data = other.data.astype(self.data.dtype)
         if self._periods is not None:
             data = _periodic.wrap(data, self._periods)
-        return _CoreTree(data, leaf_size=other.leafsize).record
+        return _CoreTree(data, leaf_size=other.leafsize, split=other._split).record
 
     # ------------------------------------------------------------------ kNN
     def query(self, x, k=1, eps=0.0, p=2.0, distance_upper_bound=np.inf, workers=None):

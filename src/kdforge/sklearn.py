@@ -158,7 +158,8 @@ class _KDTreeBase:
                 raise ValueError("data must lie in [0, boxsize) on every periodic axis")
             self.boxsize = box
             self._periods = _periodic.periods_of(box, d)
-        self._core = _CoreTree(self.data, leaf_size=self.leaf_size)
+        # median splits: scikit-learn's layout (node i's children 2i + 1 and 2i + 2)
+        self._core = _CoreTree(self.data, leaf_size=self.leaf_size, split="max_spread")
         self._n_calls = 0
 
     # ------------------------------------------------------------------ arrays
@@ -359,7 +360,7 @@ class _KDTreeBase:
         out = np.zeros(radii.shape[0], dtype=np.float64)
         valid = radii >= 0
         if valid.any() and queries.shape[0]:
-            other = _CoreTree(queries, leaf_size=self.leaf_size).record
+            other = _CoreTree(queries, leaf_size=self.leaf_size, split="max_spread").record
             out[valid] = _counts(other, self._core.record, radii[valid], self.p, None, None,
                                  self._periods, workers)
         return np.rint(out).astype(np.intp)

@@ -39,12 +39,30 @@ from .record import (
 )
 from .results import NeighborsCSR, RadiusNeighbors, split_rows
 
-__all__ = ["KDTree", "RadiusNeighbors", "NeighborsCSR", "INDEX_INT32_LIMIT", "DEFAULT_LEAF_SIZE"]
+__all__ = ["KDTree", "RadiusNeighbors", "NeighborsCSR", "INDEX_INT32_LIMIT", "DEFAULT_LEAF_SIZE",
+           "SPLIT_CHOICES", "AUTO_MIDPOINT_MIN_DIMS", "split_rule_for"]
 
 def _read_only(arr: np.ndarray) -> np.ndarray:
     view = arr.view()
     view.flags.writeable = False
     return view
+
+
+#: ``split="auto"`` (the default) takes the sliding midpoint from this many dimensions on, the
+#: median below (measured: see the Notes of :class:`KDTree`).
+AUTO_MIDPOINT_MIN_DIMS = 4
+#: Every ``split`` a tree accepts: the rules of :data:`kdforge.record.SPLIT_RULES` and "auto".
+SPLIT_CHOICES = ("auto",) + tuple(SPLIT_RULES)
+
+
+def split_rule_for(split, n_dims: int, division=None) -> int:
+    """The split-rule code for a ``split`` argument (checked here), the data's dimension and
+    the ``division`` asked for: ``"auto"`` with a median division is ``"max_spread"``."""
+    name = v.check_choice(split, "split", SPLIT_CHOICES)
+    if name == "auto":
+        midpoint = n_dims >= AUTO_MIDPOINT_MIN_DIMS and division in (None, "midpoint")
+        name = "sliding_midpoint" if midpoint else "max_spread"
+    return SPLIT_RULES[name]
 
 
 def _division_for(split_rule: int, division) -> int:
@@ -76,15 +94,24 @@ class KDTree:
         Maximum number of points in a leaf. With ``division="median"`` leaves hold between
         ``leaf_size / 2`` and ``leaf_size`` points (one or two when ``leaf_size == 1``); with
         ``division="root"`` every leaf but the last holds exactly ``leaf_size``. See Notes.
-    split : {"max_spread", "round_robin"}, default "max_spread"
-        How a node picks its split dimension: the dimension in which its points spread most,
-        or the depth modulo d. See Notes.
-    division : {"median", "root"}, default "median"
-        Where a node splits. ``"median"``: at its middle row, so siblings differ by at most
-        one point and all leaves lie at one depth. ``"root"``: ROOT's ``TKDTree`` rule, one
-        child always holds a power-of-two number of full leaves; the tree is left-complete
-        (heap-shaped) with ``ceil(n / leaf_size)`` leaves at two depths. The row ranges of
-        both follow from ``n`` and ``leaf_size`` alone.
+    split : {"auto", "max_spread", "round_robin", "sliding_midpoint"}, default "auto"
+        How a node splits. ``"max_spread"``: at the median row of the dimension in which its
+        points spread most; ``"round_robin"``: at the median row of dimension depth modulo
+        d; ``"sliding_midpoint"``: in the middle of its cell's longest side, the plane slid
+        to the nearest points when all lie on one side (trees then follow the data: deeper
+        in dense regions, with fat cells in sparse ones). ``"auto"``: ``"max_spread"`` for
+        data of 1 to 3 dimensions, ``"sliding_midpoint"`` from 4 on. ``tree.split`` tells
+        the rule used; ``"auto"`` with ``division="median"`` or ``"root"`` is
+        ``"max_spread"``. See Notes.
+    division : {"median", "root", "midpoint"}, optional
+        Where a median-rule node splits (default ``"median"``): at its middle row, so
+        siblings differ by at most one point and all leaves lie at one depth; or ``"root"``:
+        ROOT's ``TKDTree`` rule, one child always holds a power-of-two number of full
+        leaves, the tree left-complete (heap-shaped) with ``ceil(n / leaf_size)`` leaves at
+        two depths. The row ranges of both follow from ``n`` and ``leaf_size`` alone (an
+        implicit layout, :mod:`kdforge.record`). ``"midpoint"`` is the sliding-midpoint
+        rule's own division (its default; the only one it takes), whose shape follows the
+        data (the explicit layout).
     workers : int, default -1
         Threads for the build; -1 uses all cores (-2 all but one, ...). The tree is
         identical for every value: the parallel build makes exactly the serial build's
@@ -99,11 +126,25 @@ class KDTree:
     ``workers=`` splits one batch over a thread pool. Builds too release the GIL and may run
     from many threads at once.
 
-    *Split rule* (measured on 10**6 points, 3-D): ``round_robin`` builds 10-25% faster (it
-    computes no box before splitting a node) and queries as fast on uniform data, but kNN
-    queries are 2x slower on clustered data and 7x slower on elongated data, where depth
-    modulo d keeps cutting thin dimensions. Prefer ``max_spread`` (the default) unless the
-    data is known to be uniform-like in every dimension and build time dominates.
+    *Split rule* (kNN k = 10 on one thread, 2e5 points, 1e4 held-out queries drawn like
+    them; ``benchmarks/bench_core.py --sections adaptive`` and ``RESULTS.md``). The sliding
+    midpoint against the median (``max_spread``): from 4-D on it is never slower
+    (0.99-1.01x on uniform data up to 8-D, 1.00-1.08x on 4-D tails and clusters), and on
+    heavy-tailed and clustered data it wins from 5-D on, by a factor that grows with the
+    tails (in the recorded run, Student-t(2): 1.7x in 6-D, 2.7x in 9-D; log-normal 9-D:
+    2.0x; 20 clusters with a Cauchy background, 9-D: 1.6x; Student-t(2) 5-D, another run:
+    1.2x), since its cells stay fat in the sparse regions where medians cut slivers. In 2-D
+    and 3-D it is no faster (0.79-1.03x over the runs measured; GeoNames places 0.88-0.90x):
+    both trees measure about as many points there, the deeper midpoint tree costs more in
+    traversal, and it builds 1.3-2x slower. Hence ``"auto"``; with it kdforge answered
+    1.3-1.6x pykdtree's kNN throughput on every heavy-tailed and clustered workload of
+    ``RESULTS.md`` (3-D, 6-D, 9-D, GeoNames). The sliding-midpoint build is as fast as
+    the median build on uniform data and 1.2-3.5x slower on heavy tails (its trees are
+    deeper there; a depth limit, ``4 L + 64`` for a balanced depth ``L``, bounds them).
+    ``round_robin`` (measured on 10**6 points, 3-D) builds 10-25% faster than
+    ``max_spread`` (it computes no box before splitting a node) and queries as fast on
+    uniform data, but kNN queries are 2x slower on clustered data and 7x slower on
+    elongated data, where depth modulo d keeps cutting thin dimensions.
 
     *Leaf size* (10**6 uniform 3-D points, ``division="root"`` to fix points per leaf, kNN
     k=16 on one thread): leaves of 8 points query 14% faster than leaves of 16 (kNN k=1:
@@ -128,11 +169,11 @@ class KDTree:
     [0, 1, 2, 3, 4]
     """
 
-    def __init__(self, data, leaf_size: int = DEFAULT_LEAF_SIZE, split: str = "max_spread",
+    def __init__(self, data, leaf_size: int = DEFAULT_LEAF_SIZE, split: str = "auto",
                  *, division: str | None = None, workers: int = -1, progress: bool = False):
         arr = v.as_data_array(data)
         leaf_size = v.check_leaf_size(leaf_size)
-        split_rule = SPLIT_RULES[v.check_choice(split, "split", SPLIT_RULES)]
+        split_rule = split_rule_for(split, arr.shape[1], division)
         division_rule = _division_for(split_rule, division)
         workers = v.check_workers(workers)
         progress = v.check_bool(progress, "progress")
@@ -196,12 +237,12 @@ class KDTree:
 
     @property
     def split(self) -> str:
-        """Split rule used at construction."""
+        """Split rule used at construction (``"auto"`` resolved to the rule it chose)."""
         return SPLIT_NAMES[self._record.split]
 
     @property
     def division(self) -> str:
-        """Division rule used at construction: ``"median"`` or ``"root"``."""
+        """Division rule used at construction: ``"median"``, ``"root"`` or ``"midpoint"``."""
         return DIVISION_NAMES[self._record.division]
 
     @property
@@ -211,7 +252,7 @@ class KDTree:
 
     @property
     def n_nodes(self) -> int:
-        """Number of nodes: ``2**(n_levels + 1) - 1`` (median), ``2 * n_leaves - 1`` (root)."""
+        """Number of nodes, ``2 * n_leaves - 1``: ``2**(n_levels + 1) - 1`` for a median tree."""
         return self._record.node_start.shape[0]
 
     @property
@@ -311,8 +352,9 @@ class KDTree:
         max_leaves : int, optional
             Budgeted (approximate) search: visit leaves best-first - in increasing order of
             the lower bound of their distance, from one priority queue of unvisited
-            branches - and stop after ``max_leaves`` leaves, returning the best points
-            found (:mod:`kdforge._kernels.bbf`). Deterministic; the distances are exact ones of real
+            branches - and stop after ``max_leaves`` leaves (or later, once ``k`` points
+            are found, if those leaves held fewer), returning the best points found
+            (:mod:`kdforge._kernels.bbf`). Deterministic; the distances are exact ones of real
             points, and with ``max_leaves >= n_leaves`` the answer is exact. Useful in high
             dimensions, where exact search visits most leaves. None (default): exact search.
 

@@ -2,8 +2,9 @@
 
 Best-bin-first (Beis & Lowe 1997) visits leaves in increasing order of the lower bound of
 their distance to the query, taken from one priority queue of unvisited branches, and stops
-after ``max_leaves`` leaves - or earlier, and then exactly, once the best unvisited bound
-exceeds the current k-th best distance. With a budget of at least the number of leaves the
+after ``max_leaves`` leaves (going on, up to k more, while fewer than k points are found)
+- or earlier, and then exactly, once the best unvisited bound exceeds the current k-th best
+distance. With a budget of at least the number of leaves the
 search is exact.
 
 Several trees
@@ -161,7 +162,8 @@ def queue_capacity(max_leaves, n_trees, n_nodes, n_levels):
     Each descent to a leaf queues at most one far child per level, and no node is queued
     twice.
     """
-    return min(n_trees * n_nodes, n_trees + max_leaves * max(n_levels, 1))
+    total = n_trees * n_nodes
+    return min(total, n_trees + min(max_leaves, total) * max(n_levels, 1))  # no overflow
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -258,7 +260,7 @@ def bbf_batch(stack, frames, order, metric, p, prune_factor, bound_reduced, max_
     factor = prune_factor * bound_slack(n_levels, n_dims)
     heap_dist = np.empty(k, dtype=np.float64)
     heap_idx = np.empty(k, dtype=np.int64)
-    queue_size = queue_capacity(max_leaves, n_trees, n_nodes, n_levels)
+    queue_size = queue_capacity(max_leaves + k, n_trees, n_nodes, n_levels)
     queue_keys = np.empty(queue_size, dtype=np.float64)
     queue_nodes = np.empty(queue_size, dtype=np.int64)
     saved = n_levels + 2
@@ -300,7 +302,10 @@ def bbf_batch(stack, frames, order, metric, p, prune_factor, bound_reduced, max_
         while True:
             # Find the next leaf and prefetch it, then scan the pending one meanwhile.
             found = -1
-            if size > 0 and leaves < max_leaves:
+            # the budget is spent once it is used up and k candidates are in hand (small
+            # sliding-midpoint leaves may hold fewer than k points between them; every leaf
+            # holds one at least, so k more leaves always suffice: the queue is sized so)
+            if size > 0 and (leaves < max_leaves or (heap_idx[0] < 0 and leaves < max_leaves + k)):
                 reduced, g, size = queue_pop(queue_keys, queue_nodes, size)
                 # The limit can only shrink with the pending leaf: stopping is safe.
                 if reduced * factor > limit:

@@ -4,8 +4,9 @@ Each node has a *cell*, the region its ancestors' planes leave it (the root's is
 bounding box of all points). A node cuts its cell in the middle of the cell's longest side
 (among the sides along which its points are not all equal): rows strictly below the
 midpoint go left, the others right (:func:`~kdforge._kernels.select.partition_rows`). When
-every point lies on one side, the plane slides to the nearest points: to the lowest value
-(its rows go left) or to the highest (its rows go right), so that both sides keep rows.
+every point lies on one side, the plane slides to the nearest points: just past the lowest
+value (its rows go left) or onto the highest (its rows go right), so that both sides keep
+rows and a point equal to a plane lies on its right, where searches descend.
 Cells stay fat where the data is sparse and the plane lies in empty space, which is what
 makes the rule prune well on clustered and heavy-tailed data (Maneewongvatana and Mount,
 "It's okay to be skinny, if your friends are fat"; pykdtree and ANN split the same way).
@@ -61,24 +62,26 @@ def _grown(ints, values, boxes, cells, count):
 
 @njit(cache=True, nogil=True)
 def _column_range(points, start, end, dim):
-    """Smallest and largest value of column ``dim`` over rows ``[start, end)``."""
+    """Smallest and largest value of column ``dim`` over rows ``[start, end)`` (its dtype)."""
     lowest = points[start, dim]
     highest = lowest
     for row in range(start + 1, end):
         value = points[row, dim]
         lowest = min(lowest, value)
         highest = max(highest, value)
-    return np.float64(lowest), np.float64(highest)
+    return lowest, highest
 
 
 @njit(cache=True, nogil=True)
-def _split(points, idx, start, end, cell, depth_limited, tried, scratch):
+def _split(points, idx, start, end, cell, depth_limited, tried, typed, scratch):
     """Split rows ``[start, end)`` of a node whose cell is ``cell`` (float64, (2, d)).
 
     The split side is the cell's longest along which the rows differ: sides are tried
     longest first, reading one column each (most nodes need one). ``tried`` is a boolean
-    scratch array of d entries. Returns ``(dim, value, mid)``: rows ``[start, mid)`` go
-    left (``<= value``), rows ``[mid, end)`` right (``>= value``), both non-empty.
+    scratch array of d entries, ``typed`` one of the points' dtype. Returns ``(dim, value,
+    mid)``: rows ``[start, mid)`` go left (``< value``, or ``<= value`` for a median split),
+    rows ``[mid, end)`` right (``>= value``), both non-empty. The value is one of the
+    points' dtype, so a point equal to it lies on the right, where searches descend for it.
     """
     n_dims = cell.shape[1]
     tried[:] = False
@@ -91,25 +94,23 @@ def _split(points, idx, start, end, cell, depth_limited, tried, scratch):
                 widest = cell[1, c] - cell[0, c]
         if dim < 0:  # every point equal: halve the rows
             return 0, points[start, 0], start + (end - start) // 2
-        lower, upper = _column_range(points, start, end, dim)
-        if upper > lower:
+        lowest, highest = _column_range(points, start, end, dim)
+        if highest > lowest:
             break
         tried[dim] = True
     if depth_limited:
         mid = start + (end - start) // 2
         select_rows(points, idx, start, end, mid, dim, 0.0, False, 0, scratch)
         return dim, points[mid, dim], mid
-    # the cell's midpoint (no overflow, unlike (lo + hi) / 2), slid to the points
-    value = 0.5 * cell[0, dim] + 0.5 * cell[1, dim]
-    threshold = value
-    if value <= lower:  # every point at or past the plane: slide to the lowest
-        value = lower
-        threshold = np.nextafter(lower, np.inf)  # x < threshold  <=>  x <= lowest
-    elif value > upper:  # every point before it: slide to the highest
-        value = upper
-        threshold = upper
+    # the cell's midpoint in the points' dtype (no overflow, unlike (lo + hi) / 2) ...
+    typed[0] = 0.5 * cell[0, dim] + 0.5 * cell[1, dim]
+    value = typed[0]
+    if value <= lowest:  # ... slid up to just past the lowest points (they go left)
+        value = np.nextafter(lowest, highest)
+    elif value > highest:  # ... or down to the highest (they go right)
+        value = highest
     offsets = scratch[0]
-    mid = partition_rows(points, idx, start, end, dim, threshold, offsets[0], offsets[1])
+    mid = partition_rows(points, idx, start, end, dim, value, offsets[0], offsets[1])
     return dim, value, mid
 
 
@@ -156,6 +157,7 @@ def build_piece(points, idx, start, end, depth, cell, leaf_size, depth_limit, ta
     scratch = new_scratch(points, idx)
     box = np.empty((2, 1, n_dims), dtype=points.dtype)
     tried = np.empty(n_dims, dtype=np.bool_)
+    typed = np.empty(1, dtype=points.dtype)
     # stack entries: start, end, depth, parent id (-1: none), side
     stack = np.empty((depth_limit + 80, 5), dtype=np.int64)
     stack_cells = np.empty((depth_limit + 80, 2, n_dims), dtype=np.float64)
@@ -193,11 +195,10 @@ def build_piece(points, idx, start, end, depth, cell, leaf_size, depth_limit, ta
             boxes[node] = box[:, 0]
             continue
         dim, value, mid = _split(points, idx, lo, hi, cells[node], level >= depth_limit, tried,
-                                 scratch)
+                                 typed, scratch)
         ints[node, DIM] = dim
         values[node] = value
-        # the children's cells: the node's, cut at the plane (kept in float64, so that the
-        # tree does not depend on which piece built a node)
+        # the children's cells: the node's, cut at the plane
         stack_cells[top] = cells[node]
         stack_cells[top, 0, dim] = value
         stack_cells[top + 1] = cells[node]

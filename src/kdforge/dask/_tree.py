@@ -22,6 +22,7 @@ import numpy as np
 from .. import _validation as v
 from ..record import DEFAULT_LEAF_SIZE
 from ..results import NeighborsCSR
+from ..tree import SPLIT_CHOICES
 from ._client import DEFAULT_CONNECT_TIMEOUT, resolve_client
 from ._partition import TopTree, build_top_tree
 from . import _shard
@@ -120,7 +121,7 @@ class DistributedKDTree:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_array(cls, x, n_shards: int | None = None, *, client=None,
-                   leaf_size: int = DEFAULT_LEAF_SIZE, split: str = "max_spread",
+                   leaf_size: int = DEFAULT_LEAF_SIZE, split: str = "auto",
                    sample_size: int | None = None, storage=None, random_state=0,
                    progress: bool = False, chunk_rows: int = DEFAULT_POINT_CHUNK,
                    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> "DistributedKDTree":
@@ -166,7 +167,7 @@ class DistributedKDTree:
         import distributed
 
         leaf_size = v.check_leaf_size(leaf_size)
-        split = v.check_choice(split, "split", ("max_spread", "round_robin"))
+        split = v.check_choice(split, "split", SPLIT_CHOICES)
         progress = v.check_bool(progress, "progress")
         chunk_rows = v.check_int(chunk_rows, "chunk_rows", minimum=1)
         x = _as_dask_array(x, "x", chunk_rows)
