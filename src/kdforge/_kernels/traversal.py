@@ -183,23 +183,28 @@ def enter_cell(node, query, split_dim, split_value, children, parents, tree, bas
     n_touched[tree] = count
 
 
-@njit(cache=True, nogil=True)
-def find_leaf_batch(tree, queries, out):
-    """Write into ``out[i]`` the leaf whose cell contains ``queries[i]``.
+@njit(cache=True, nogil=True, inline="always")
+def descend_to(tree, queries, qi, max_depth):
+    """The node ``queries[qi]`` descends to: a leaf, or the node reached at ``max_depth``.
 
     At an internal node a coordinate strictly below the split value goes to the left child,
     any other to the right child: the rule every query kernel descends by.
     """
-    split_dim = tree.split_dim
-    split_value = tree.split_value
-    children = tree.node_children
     n_internal = tree.node_start.shape[0] // 2
+    node = np.int64(0)
+    depth = 0
+    while node < n_internal and depth < max_depth:
+        side = 0 if queries[qi, tree.split_dim[node]] < tree.split_value[node] else 1
+        node = np.int64(tree.node_children[node, side])
+        depth += 1
+    return node
+
+
+@njit(cache=True, nogil=True)
+def find_leaf_batch(tree, queries, out):
+    """Write into ``out[i]`` the leaf whose cell contains ``queries[i]`` (:func:`descend_to`)."""
     for qi in range(queries.shape[0]):
-        node = np.int64(0)
-        while node < n_internal:
-            side = 0 if queries[qi, split_dim[node]] < split_value[node] else 1
-            node = np.int64(children[node, side])
-        out[qi] = node
+        out[qi] = descend_to(tree, queries, qi, tree.node_start.shape[0])
 
 
 #: Levels :func:`leaf_order` descends at most: cells of ~n / 4096 points are small enough for
@@ -215,17 +220,7 @@ def leaf_order(tree, queries):
     Processing queries in this order makes neighbouring queries touch the same leaves, which
     keeps them in cache.
     """
-    split_dim = tree.split_dim
-    split_value = tree.split_value
-    children = tree.node_children
-    n_internal = tree.node_start.shape[0] // 2
     keys = np.empty(queries.shape[0], dtype=np.int64)
     for qi in range(queries.shape[0]):
-        node = np.int64(0)
-        level = 0
-        while node < n_internal and level < ORDER_DEPTH:
-            side = 0 if queries[qi, split_dim[node]] < split_value[node] else 1
-            node = np.int64(children[node, side])
-            level += 1
-        keys[qi] = tree.node_start[node]
+        keys[qi] = tree.node_start[descend_to(tree, queries, qi, ORDER_DEPTH)]
     return np.argsort(keys)
